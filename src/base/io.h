@@ -1,0 +1,25 @@
+/*
+ * fd helpers that retry on EINTR and short transfers.
+ */
+#ifndef CAS_BASE_IO_H
+#define CAS_BASE_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Read up to n bytes, stopping early only at end of file.
+ * Returns the number of bytes read (< n only at EOF) or -errno. */
+ssize_t cas_read_full(int fd, void *buf, size_t n);
+
+/* Read exactly n bytes at offset; -EBADMSG if the file is shorter. */
+int cas_pread_exact(int fd, void *buf, size_t n, uint64_t off);
+
+/* Write all n bytes.  0 or -errno. */
+int cas_write_full(int fd, const void *buf, size_t n);
+
+/* Create every missing directory of 'path' below dirfd (mode 0755).
+ * 0 or -errno. */
+int cas_mkdir_p_at(int dirfd, const char *path, unsigned mode);
+
+#endif

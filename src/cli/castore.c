@@ -1,0 +1,94 @@
+/* castore: main, global options and the verb table. */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CASTORE_VERSION "0.1.0"
+
+static const struct verb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *help;
+} verbs[] = {
+	{ "import", cmd_import, "[--name NAME] PATH...",
+	  "add files or trees as store paths (like nix-store --add)" },
+	{ "import-nar", cmd_import_nar, "--name NAME [FILE|-]",
+	  "add a NAR as a store path" },
+	{ "export", cmd_export, "STORE_PATH",
+	  "write a store path's NAR to stdout (like nix-store --dump)" },
+	{ "path-info", cmd_path_info, "[--json] STORE_PATH...",
+	  "show NAR hash, size, references, ca, signatures" },
+	{ "ls", cmd_ls, "[-l] STORE_PATH[/SUB]", "list a directory" },
+	{ "cat", cmd_cat, "STORE_PATH/SUB", "write a file to stdout" },
+	{ "verify", cmd_verify, "",
+	  "re-hash every object and check every store path" },
+	{ "mount", cmd_mount, "[OPTIONS] MOUNTPOINT",
+	  "mount the store read-only with FUSE (see castore mount --help)" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: castore [--store DIR] COMMAND [ARGS...]\n\n"
+		   "A content-addressed store for Nix store paths.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-11s %-26s %s\n", verbs[i].name, verbs[i].args,
+			verbs[i].help);
+	fprintf(f,
+		"\nOptions:\n"
+		"  --store DIR   the store directory (default: $CASTORE_STORE,\n"
+		"                else /var/lib/castore as root, else\n"
+		"                $XDG_DATA_HOME/castore)\n"
+		"  -h, --help    show this help\n"
+		"  --version     show the version\n\n"
+		"Store paths are accepted as /nix/store/HASH-NAME or HASH-NAME.\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	/* '+': stop at the verb, its options are its own */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			arg_store = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("castore %s\n", CASTORE_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "try 'castore --help'\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(argv[optind], verbs[i].name) == 0) {
+			int vargc = argc - optind;
+			char **vargv = argv + optind;
+
+			optind = 0; /* reset getopt for the verb */
+			return verbs[i].fn(vargc, vargv);
+		}
+	}
+	log_error("unknown command '%s' (try 'castore --help')", argv[optind]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,146 @@
+/* castore export, castore cat */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "ingest/ingest.h"
+#include "store/resolve.h"
+
+static int write_stdout(void *ud, const void *p, size_t n)
+{
+	(void)ud;
+	return cas_write_full(STDOUT_FILENO, p, n);
+}
+
+
+int cli_resolve_error(int r, const char *arg)
+{
+	if (r == -EINVAL)
+		log_error("'%s' is not a store path", arg);
+	else if (r == -ENOENT)
+		log_error("'%s' is not in the store", arg);
+	else if (r == -ENOTDIR)
+		log_error("'%s': a component is not a directory", arg);
+	else
+		log_error_errno(r, "cannot look up '%s'", arg);
+	return 1;
+}
+
+static int walk_error(int r, const char *arg, const struct cas_ingest_error *e)
+{
+	if (r == -EPIPE)
+		return 1; /* reader went away; nothing to say */
+	if (r == -EBADMSG)
+		log_error("'%s': corrupt object at '%s' (run castore verify)",
+			  arg, e->path);
+	else if (r == -ENOENT)
+		log_error("'%s': missing object at '%s' (run castore verify)",
+			  arg, e->path);
+	else
+		log_error_errno(r, "'%s': cannot read '%s'", arg, e->path);
+	return 1;
+}
+
+static int one_path_arg(int argc, char **argv, const char *usage,
+			const char *help)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h') {
+			printf("usage: %s\n\n%s\n", usage, help);
+			return 0;
+		}
+		return -EXIT_USAGE;
+	}
+	if (argc - optind != 1) {
+		log_error("usage: %s", usage);
+		return -EXIT_USAGE;
+	}
+	return 1;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	struct cas_ingest_error err = { "" };
+	struct cas_store *s;
+	struct cas_node node;
+	const char *arg;
+	int r;
+
+	r = one_path_arg(argc, argv, "castore export STORE_PATH",
+			 "Write the NAR of STORE_PATH to stdout, byte for byte "
+			 "what `nix-store --dump`\nwrites.  Every blob is "
+			 "checked against its digest as it is read.");
+	if (r <= 0)
+		return -r;
+	arg = argv[optind];
+	if (isatty(STDOUT_FILENO)) {
+		log_error("export: refusing to write a NAR to a terminal "
+			  "(redirect stdout)");
+		return EXIT_USAGE;
+	}
+	if (cli_open_store(false, &s) < 0)
+		return 1;
+	r = cas_store_resolve(s, arg, NULL, &node);
+	if (r < 0) {
+		cas_store_free(s);
+		return cli_resolve_error(r, arg);
+	}
+	r = cas_export_nar(s, &node, write_stdout, NULL, &err);
+	cas_node_release(&node);
+	cas_store_free(s);
+	return r < 0 ? walk_error(r, arg, &err) : 0;
+}
+
+static int cat_data(void *ud, const void *p, size_t n)
+{
+	(void)ud;
+	return cas_write_full(STDOUT_FILENO, p, n);
+}
+
+static const struct cas_nar_sink_ops cat_ops = {
+	.file_data = cat_data,
+};
+
+int cmd_cat(int argc, char **argv)
+{
+	struct cas_ingest_error err = { "" };
+	struct cas_store *s;
+	struct cas_node node;
+	const char *arg;
+	int r;
+
+	r = one_path_arg(argc, argv, "castore cat STORE_PATH/SUB",
+			 "Write the file at STORE_PATH/SUB to stdout.");
+	if (r <= 0)
+		return -r;
+	arg = argv[optind];
+	if (cli_open_store(false, &s) < 0)
+		return 1;
+	r = cas_store_resolve(s, arg, NULL, &node);
+	if (r < 0) {
+		cas_store_free(s);
+		return cli_resolve_error(r, arg);
+	}
+	if (node.type != CAS_NODE_FILE) {
+		log_error("'%s' is a %s, not a file", arg,
+			  cas_node_type_name(node.type));
+		r = 1;
+	} else {
+		r = cas_castore_walk(s, &node, &cat_ops, NULL, &err);
+		r = r < 0 ? walk_error(r, arg, &err) : 0;
+	}
+	cas_node_release(&node);
+	cas_store_free(s);
+	return r;
+}

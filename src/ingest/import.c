@@ -1,0 +1,162 @@
+#include "ingest/ingest.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "ingest/tee.h"
+#include "store/ca-path.h"
+
+/* Record a tree as a "source" path without references. */
+static int record(struct cas_store *s, const char *name,
+		  struct cas_node *root, const struct cas_sha256 *nar_sha256,
+		  uint64_t nar_size, struct cas_path_info *ret)
+{
+	struct cas_path_info pi = { .ca_kind = CAS_CA_NAR_SHA256 };
+	int r;
+
+	r = cas_ca_path_source(nar_sha256, name, NULL, 0, false, &pi.path);
+	if (r < 0)
+		return r;
+	pi.root = *root;
+	memset(root, 0, sizeof(*root));
+	pi.nar_size = nar_size;
+	pi.nar_sha256 = *nar_sha256;
+	memcpy(pi.ca_digest, nar_sha256->bytes, CAS_SHA256_SIZE);
+	pi.ca_digest_len = CAS_SHA256_SIZE;
+	r = cas_path_info_put(s->infos, &pi);
+	if (r < 0) {
+		cas_path_info_release(&pi);
+		return r;
+	}
+	*ret = pi;
+	return 0;
+}
+
+/* The store path name of a file system path: its last component. */
+static int default_name(const char *path, char **ret)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	size_t len;
+	char *b;
+
+	if (!copy)
+		return -ENOMEM;
+	len = strlen(copy);
+	while (len > 1 && copy[len - 1] == '/')
+		copy[--len] = 0;
+	b = basename(copy);
+	*ret = strdup(b);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int cas_import_path(struct cas_store *s, const char *path,
+		    const struct cas_import_opts *opts,
+		    struct cas_path_info *ret)
+{
+	_cleanup_free_ char *name = NULL;
+	struct cas_builder *b = NULL;
+	struct cas_nar_emitter *e = NULL;
+	struct cas_nar_hasher h;
+	struct cas_tee tee;
+	struct cas_node root = { 0 };
+	struct cas_sha256 sha;
+	uint64_t size;
+	int r;
+
+	if (opts && opts->name)
+		name = strdup(opts->name);
+	else if ((r = default_name(path, &name)) < 0)
+		return r;
+	if (!name)
+		return -ENOMEM;
+	if (!cas_store_path_name_valid(name, strlen(name)))
+		return -EINVAL;
+
+	cas_nar_hasher_init(&h);
+	b = cas_builder_new(s);
+	e = cas_nar_emitter_new(cas_nar_hasher_write, &h);
+	if (!b || !e) {
+		r = -ENOMEM;
+		goto out;
+	}
+	tee = (struct cas_tee){ { &cas_builder_ops, &cas_nar_emitter_ops },
+				{ b, e } };
+	r = cas_fs_walk(path, &cas_tee_ops, &tee, opts);
+	if (r >= 0)
+		r = cas_nar_emitter_finish(e);
+	if (r >= 0)
+		r = cas_builder_finish(b, &root);
+	if (r < 0)
+		goto out;
+	cas_nar_hasher_final(&h, &sha, &size);
+	r = record(s, name, &root, &sha, size, ret);
+out:
+	cas_node_release(&root);
+	cas_nar_emitter_free(e);
+	cas_builder_free(b);
+	return r;
+}
+
+int cas_import_nar(struct cas_store *s, cas_nar_read_fn read, void *read_ud,
+		   const char *name, const struct cas_sha256 *expect_sha256,
+		   uint64_t expect_size, struct cas_path_info *ret)
+{
+	struct cas_builder *b;
+	struct cas_node root = { 0 };
+	struct cas_sha256 sha;
+	uint64_t size;
+	int r;
+
+	if (!cas_store_path_name_valid(name, strlen(name)))
+		return -EINVAL;
+	b = cas_builder_new(s);
+	if (!b)
+		return -ENOMEM;
+	r = cas_nar_parse(read, read_ud, &cas_builder_ops, b, &sha, &size);
+	/* check before anything refers to the new objects */
+	if (r >= 0 && ((expect_sha256 && memcmp(expect_sha256->bytes,
+						sha.bytes, CAS_SHA256_SIZE)) ||
+		       (expect_size != UINT64_MAX && expect_size != size)))
+		r = -EBADMSG;
+	if (r >= 0)
+		r = cas_builder_finish(b, &root);
+	if (r >= 0)
+		r = record(s, name, &root, &sha, size, ret);
+	cas_node_release(&root);
+	cas_builder_free(b);
+	return r;
+}
+
+int cas_export_nar(struct cas_store *s, const struct cas_node *root,
+		   cas_nar_write_fn out, void *out_ud,
+		   struct cas_ingest_error *err)
+{
+	struct cas_nar_emitter *e = cas_nar_emitter_new(out, out_ud);
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	r = cas_castore_walk(s, root, &cas_nar_emitter_ops, e, err);
+	if (r >= 0)
+		r = cas_nar_emitter_finish(e);
+	cas_nar_emitter_free(e);
+	return r;
+}
+
+int cas_nar_hash(struct cas_store *s, const struct cas_node *root,
+		 struct cas_sha256 *ret_sha256, uint64_t *ret_size,
+		 struct cas_ingest_error *err)
+{
+	struct cas_nar_hasher h;
+	int r;
+
+	cas_nar_hasher_init(&h);
+	r = cas_export_nar(s, root, cas_nar_hasher_write, &h, err);
+	if (r < 0)
+		return r;
+	cas_nar_hasher_final(&h, ret_sha256, ret_size);
+	return 0;
+}

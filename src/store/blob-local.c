@@ -1,0 +1,400 @@
+/* Local blob service: one read-only file per blob (see local-internal.h). */
+#include "store/local-internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/errors.h"
+#include "base/io.h"
+#include "hash/encoding.h"
+
+struct blob_local {
+	struct cas_blob_service base;
+	struct cas_local *l;
+};
+
+struct blob_local_writer {
+	struct cas_blob_writer base;
+	struct blob_local *svc;
+	int fd;
+	char tmpname[64]; /* "" for O_TMPFILE */
+	uint8_t *buf;     /* write coalescing */
+	size_t len;
+};
+
+#define WRITE_BUF (256 * 1024)
+
+/* "ab/ab12...": the blob's path below blobs/ */
+static void blob_path(const struct cas_digest *d, char out[2 + 1 + 64 + 1])
+{
+	char hex[65];
+
+	cas_hex_encode(d->bytes, CAS_DIGEST_SIZE, hex);
+	memcpy(out, hex, 2);
+	out[2] = '/';
+	memcpy(out + 3, hex, 65);
+}
+
+static int bl_open(struct cas_blob_service *s, const struct cas_digest *d,
+		   int *ret_fd)
+{
+	struct blob_local *b = (struct blob_local *)s;
+	char path[68];
+	int fd;
+
+	blob_path(d, path);
+	fd = openat(b->l->blobs_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return cas_neg_errno();
+	*ret_fd = fd;
+	return 0;
+}
+
+static int bl_has(struct cas_blob_service *s, const struct cas_digest *d)
+{
+	struct blob_local *b = (struct blob_local *)s;
+	char path[68];
+	struct stat st;
+
+	blob_path(d, path);
+	if (fstatat(b->l->blobs_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : cas_neg_errno();
+	return S_ISREG(st.st_mode);
+}
+
+static int blw_flush(struct blob_local_writer *w)
+{
+	int r = cas_write_full(w->fd, w->buf, w->len);
+
+	w->len = 0;
+	return r;
+}
+
+static int blw_write(struct cas_blob_writer *base, const void *p, size_t n)
+{
+	struct blob_local_writer *w = (struct blob_local_writer *)base;
+	int r;
+
+	if (w->len + n > WRITE_BUF) {
+		r = blw_flush(w);
+		if (r < 0)
+			return r;
+	}
+	if (n >= WRITE_BUF)
+		return cas_write_full(w->fd, p, n);
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+	return 0;
+}
+
+static void blw_abort(struct cas_blob_writer *base)
+{
+	struct blob_local_writer *w = (struct blob_local_writer *)base;
+
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmpname[0])
+		unlinkat(w->svc->l->blobs_fd, w->tmpname, 0);
+	free(w->buf);
+	free(w);
+}
+
+static int publish(struct blob_local_writer *w, const char *path)
+{
+	int bfd = w->svc->l->blobs_fd;
+	char proc[64];
+
+	if (w->tmpname[0]) {
+		if (renameat2(bfd, w->tmpname, bfd, path, RENAME_NOREPLACE) < 0)
+			return errno == EEXIST ? 0 : cas_neg_errno();
+		w->tmpname[0] = 0;
+		return 0;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+	if (linkat(AT_FDCWD, proc, bfd, path, AT_SYMLINK_FOLLOW) < 0)
+		return errno == EEXIST ? 0 : cas_neg_errno();
+	return 0;
+}
+
+static int blw_commit(struct cas_blob_writer *base, const struct cas_digest *d)
+{
+	struct blob_local_writer *w = (struct blob_local_writer *)base;
+	char path[68], dir[3];
+	int r;
+
+	blob_path(d, path);
+	r = blw_flush(w);
+	if (r >= 0 && bl_has(&w->svc->base, d) > 0)
+		goto out; /* already stored: nothing to publish */
+	if (r >= 0 && fdatasync(w->fd) < 0)
+		r = cas_neg_errno();
+	if (r >= 0) {
+		memcpy(dir, path, 2);
+		dir[2] = 0;
+		if (mkdirat(w->svc->l->blobs_fd, dir, 0755) < 0 &&
+		    errno != EEXIST)
+			r = cas_neg_errno();
+	}
+	if (r >= 0)
+		r = publish(w, path);
+out:
+	blw_abort(base);
+	return r;
+}
+
+struct bl_staged {
+	struct cas_digest d;
+	char tmpname[64];
+};
+
+static int random_tmpname(char out[64])
+{
+	uint64_t rnd;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -EIO;
+	snprintf(out, 64, "tmp/%016llx", (unsigned long long)rnd);
+	return 0;
+}
+
+/* Give the O_TMPFILE a name in blobs/tmp/ (invisible as a blob). */
+static int link_tmpfile(struct blob_local_writer *w, char out[64])
+{
+	int bfd = w->svc->l->blobs_fd;
+	char proc[64];
+	int r;
+
+	if (mkdirat(bfd, "tmp", 0755) < 0 && errno != EEXIST)
+		return cas_neg_errno();
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+	for (int tries = 0; tries < 16; tries++) {
+		if ((r = random_tmpname(out)) < 0)
+			return r;
+		if (linkat(AT_FDCWD, proc, bfd, out, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	return cas_neg_errno();
+}
+
+static int blw_stage(struct cas_blob_writer *base, const struct cas_digest *d,
+		     void **ret_token)
+{
+	struct blob_local_writer *w = (struct blob_local_writer *)base;
+	struct bl_staged *st = calloc(1, sizeof(*st));
+	int r = st ? blw_flush(w) : -ENOMEM;
+
+	if (r >= 0) {
+		st->d = *d;
+		if (w->tmpname[0]) {
+			memcpy(st->tmpname, w->tmpname, sizeof(st->tmpname));
+			w->tmpname[0] = 0; /* now owned by the token */
+		} else {
+			r = link_tmpfile(w, st->tmpname);
+		}
+	}
+	blw_abort(base);
+	if (r < 0) {
+		free(st);
+		return r;
+	}
+	*ret_token = st;
+	return 0;
+}
+
+static const struct cas_blob_writer_ops blob_local_writer_ops = {
+	.write = blw_write,
+	.commit = blw_commit,
+	.abort = blw_abort,
+	.stage = blw_stage,
+};
+
+static void bl_discard(struct cas_blob_service *s, void **tokens, size_t n)
+{
+	struct blob_local *b = (struct blob_local *)s;
+
+	for (size_t i = 0; i < n; i++) {
+		struct bl_staged *st = tokens[i];
+
+		unlinkat(b->l->blobs_fd, st->tmpname, 0);
+		free(st);
+	}
+}
+
+/*
+ * One syncfs makes every staged file's bytes durable, then each is renamed
+ * into place (no-replace: an existing blob wins and the copy is dropped),
+ * then a second syncfs makes the names durable.  No per-file fsync.
+ */
+static int bl_publish(struct cas_blob_service *s, void **tokens, size_t n)
+{
+	struct blob_local *b = (struct blob_local *)s;
+	int bfd = b->l->blobs_fd;
+	size_t i = 0;
+	int r;
+
+	r = cas_local_sync(b->l);
+	for (; r >= 0 && i < n; i++) {
+		struct bl_staged *st = tokens[i];
+		char path[68];
+
+		blob_path(&st->d, path);
+		path[2] = 0;
+		if (mkdirat(bfd, path, 0755) < 0 && errno != EEXIST) {
+			r = cas_neg_errno();
+			break;
+		}
+		path[2] = '/';
+		if (renameat2(bfd, st->tmpname, bfd, path, RENAME_NOREPLACE) < 0) {
+			if (errno != EEXIST) {
+				r = cas_neg_errno();
+				break;
+			}
+			unlinkat(bfd, st->tmpname, 0);
+		}
+		free(st);
+	}
+	/* drop what was not published */
+	bl_discard(s, tokens + i, n - i);
+	if (r >= 0)
+		r = cas_local_sync(b->l);
+	return r;
+}
+
+static int open_named_temp(struct blob_local_writer *w)
+{
+	int bfd = w->svc->l->blobs_fd;
+	int r;
+
+	if (mkdirat(bfd, "tmp", 0755) < 0 && errno != EEXIST)
+		return cas_neg_errno();
+	for (int tries = 0; tries < 16; tries++) {
+		if ((r = random_tmpname(w->tmpname)) < 0)
+			return r;
+		w->fd = openat(bfd, w->tmpname,
+			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+				       O_NOFOLLOW,
+			       0444);
+		if (w->fd >= 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+	w->tmpname[0] = 0;
+	return cas_neg_errno();
+}
+
+static int bl_writer_new(struct cas_blob_service *s,
+			 struct cas_blob_writer **ret)
+{
+	struct blob_local_writer *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->base.ops = &blob_local_writer_ops;
+	w->svc = (struct blob_local *)s;
+	w->buf = malloc(WRITE_BUF);
+	if (!w->buf) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->fd = openat(w->svc->l->blobs_fd, ".",
+		       O_TMPFILE | O_WRONLY | O_CLOEXEC, 0444);
+	if (w->fd < 0) {
+		r = open_named_temp(w);
+		if (r < 0) {
+			blw_abort(&w->base);
+			return r;
+		}
+	}
+	*ret = &w->base;
+	return 0;
+}
+
+static int bl_for_each(struct cas_blob_service *s,
+		       int (*cb)(const struct cas_digest *d, void *ud),
+		       void *ud)
+{
+	struct blob_local *b = (struct blob_local *)s;
+
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+		int fd;
+		DIR *dir;
+		struct dirent *e;
+		int r = 0;
+
+		snprintf(sub, sizeof(sub), "%02x", i);
+		fd = openat(b->l->blobs_fd, sub,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return cas_neg_errno();
+		}
+		dir = fdopendir(fd);
+		if (!dir) {
+			close(fd);
+			return -ENOMEM;
+		}
+		while (r == 0 && (e = readdir(dir))) {
+			struct cas_digest d;
+
+			if (e->d_name[0] == '.')
+				continue;
+			/* anything not named by a digest is not a blob */
+			if (cas_hex_decode(e->d_name, strlen(e->d_name),
+					   d.bytes, CAS_DIGEST_SIZE) < 0 ||
+			    strncmp(e->d_name, sub, 2) != 0)
+				continue;
+			r = cb(&d, ud);
+		}
+		closedir(dir);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static void bl_free(struct cas_blob_service *s)
+{
+	struct blob_local *b = (struct blob_local *)s;
+
+	cas_local_unref(b->l);
+	free(b);
+}
+
+static const struct cas_blob_service_ops blob_local_ops = {
+	.version = CAS_SERVICE_OPS_V1,
+	.has = bl_has,
+	.open = bl_open,
+	.writer_new = bl_writer_new,
+	.publish = bl_publish,
+	.discard = bl_discard,
+	.for_each = bl_for_each,
+	.free = bl_free,
+};
+
+int cas_blob_service_local_new(struct cas_local *l,
+			       struct cas_blob_service **ret)
+{
+	struct blob_local *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->base.ops = &blob_local_ops;
+	b->l = l;
+	cas_local_ref(l);
+	*ret = &b->base;
+	return 0;
+}

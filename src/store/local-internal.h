@@ -1,0 +1,59 @@
+/*
+ * The embedded local store, shared by its three services.
+ *
+ * Layout of the store directory:
+ *   blobs/<2 hex>/<64 hex>   blob bytes, mode 0444, never modified
+ *   blobs/tmp/               staged blobs not yet published; never read
+ *                            as blobs
+ *   meta.lmdb                LMDB (one file, plus meta.lmdb-lock):
+ *                              "directories": digest(32) -> canonical Directory
+ *                              "pathinfo":    store path digest(20) -> PathInfo
+ *
+ * Blob write: an anonymous O_TMPFILE in blobs/ (a named temp file in
+ * blobs/tmp/ where O_TMPFILE is unsupported).  Committed at once: written,
+ * fdatasync'ed, published with linkat (or renameat2 RENAME_NOREPLACE).
+ * Staged (what importers do): linked as blobs/tmp/<random>, and published
+ * in a batch: one syncfs, then no-replace renames, then syncfs again.
+ * EEXIST on publishing means another writer published the same content
+ * first, which is success.  A killed writer leaves no file at a blob path
+ * (at most an orphan in blobs/tmp/).  Metadata commits call syncfs() on the
+ * store first, so a directory or PathInfo never becomes durable before the
+ * blobs it names.
+ *
+ * Concurrency: any number of processes and threads may read and write; LMDB
+ * serialises writers and gives readers snapshots (MDB_NOTLS: transactions
+ * are not bound to threads).
+ */
+#ifndef CAS_STORE_LOCAL_INTERNAL_H
+#define CAS_STORE_LOCAL_INTERNAL_H
+
+#include <lmdb.h>
+
+#include "store/services.h"
+
+struct cas_local {
+	int refs;
+	int root_fd;
+	int blobs_fd;
+	MDB_env *env;
+	MDB_dbi dirs;
+	MDB_dbi infos;
+};
+
+/* Map an LMDB return code into the errno space. */
+int cas_lmdb_errno(int rc);
+
+void cas_local_ref(struct cas_local *l);
+void cas_local_unref(struct cas_local *l);
+
+/* Make the blobs written so far durable (syncfs of the store). */
+int cas_local_sync(struct cas_local *l);
+
+int cas_blob_service_local_new(struct cas_local *l,
+			       struct cas_blob_service **ret);
+int cas_directory_service_local_new(struct cas_local *l,
+				    struct cas_directory_service **ret);
+int cas_path_info_service_local_new(struct cas_local *l,
+				    struct cas_path_info_service **ret);
+
+#endif

@@ -1,0 +1,150 @@
+#include "store/local-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/errors.h"
+#include "base/io.h"
+
+/* Address space reserved for the metadata map; the file grows as needed. */
+#define LOCAL_MAP_SIZE (256ULL << 30)
+
+int cas_lmdb_errno(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_MAP_FULL:
+		return -ENOSPC;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return -EBADMSG;
+	case MDB_READERS_FULL:
+		return -EAGAIN;
+	}
+	return rc > 0 ? -rc : -EIO;
+}
+
+void cas_local_ref(struct cas_local *l)
+{
+	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+}
+
+void cas_local_unref(struct cas_local *l)
+{
+	if (!l || __atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	if (l->env)
+		mdb_env_close(l->env);
+	if (l->blobs_fd >= 0)
+		close(l->blobs_fd);
+	if (l->root_fd >= 0)
+		close(l->root_fd);
+	free(l);
+}
+
+int cas_local_sync(struct cas_local *l)
+{
+	return syncfs(l->root_fd) < 0 ? cas_neg_errno() : 0;
+}
+
+static int local_open(const char *path, bool create, struct cas_local **ret)
+{
+	struct cas_local *l = calloc(1, sizeof(*l));
+	_cleanup_free_ char *meta = NULL;
+	MDB_txn *txn = NULL;
+	int r, dead;
+
+	if (!l)
+		return -ENOMEM;
+	l->refs = 1;
+	l->root_fd = l->blobs_fd = -1;
+	if (create && mkdir(path, 0755) < 0 && errno != EEXIST) {
+		r = cas_neg_errno();
+		goto fail;
+	}
+	l->root_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (l->root_fd < 0) {
+		r = cas_neg_errno();
+		goto fail;
+	}
+	if (faccessat(l->root_fd, "meta.lmdb", F_OK, 0) < 0 && !create) {
+		r = -ENOENT;
+		goto fail;
+	}
+	if ((mkdirat(l->root_fd, "blobs", 0755) < 0 && errno != EEXIST)) {
+		r = cas_neg_errno();
+		goto fail;
+	}
+	l->blobs_fd = openat(l->root_fd, "blobs",
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (l->blobs_fd < 0) {
+		r = cas_neg_errno();
+		goto fail;
+	}
+	if (asprintf(&meta, "%s/meta.lmdb", path) < 0) {
+		meta = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+	if ((r = mdb_env_create(&l->env)) ||
+	    (r = mdb_env_set_maxdbs(l->env, 4)) ||
+	    (r = mdb_env_set_mapsize(l->env, LOCAL_MAP_SIZE)) ||
+	    (r = mdb_env_set_maxreaders(l->env, 1022)) ||
+	    (r = mdb_env_open(l->env, meta, MDB_NOSUBDIR | MDB_NOTLS, 0644))) {
+		r = cas_lmdb_errno(r);
+		goto fail;
+	}
+	/* readers of killed processes would pin old pages forever */
+	mdb_reader_check(l->env, &dead);
+	if ((r = mdb_txn_begin(l->env, NULL, 0, &txn)) ||
+	    (r = mdb_dbi_open(txn, "directories", MDB_CREATE, &l->dirs)) ||
+	    (r = mdb_dbi_open(txn, "pathinfo", MDB_CREATE, &l->infos)) ||
+	    (r = mdb_txn_commit(txn))) {
+		if (txn && r)
+			mdb_txn_abort(txn);
+		r = cas_lmdb_errno(r);
+		goto fail;
+	}
+	*ret = l;
+	return 0;
+fail:
+	cas_local_unref(l);
+	return r;
+}
+
+int cas_store_open_local(const char *path, bool create,
+			 struct cas_store **ret)
+{
+	struct cas_store *s;
+	struct cas_local *l;
+	int r;
+
+	r = local_open(path, create, &l);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		cas_local_unref(l);
+		return -ENOMEM;
+	}
+	if ((r = cas_blob_service_local_new(l, &s->blobs)) < 0 ||
+	    (r = cas_directory_service_local_new(l, &s->dirs)) < 0 ||
+	    (r = cas_path_info_service_local_new(l, &s->infos)) < 0) {
+		cas_store_free(s);
+		cas_local_unref(l);
+		return r;
+	}
+	cas_local_unref(l); /* each service holds its own reference */
+	*ret = s;
+	return 0;
+}

@@ -1,0 +1,235 @@
+/*
+ * The three castore services, each a const ops table behind a base struct
+ * that a backend embeds first:
+ *
+ *   blob service       BLAKE3 digest -> bytes (readable as an fd)
+ *   directory service  BLAKE3 digest -> canonical Directory encoding
+ *   path info service  20-byte store path digest -> PathInfo encoding
+ *
+ * Callers use only the cas_* wrappers below.  The wrappers, not the
+ * backends, check what comes back: a directory's bytes must hash to the
+ * digest asked for and decode canonically, a PathInfo must decode and name
+ * the store path asked for; otherwise -EBADMSG.  Puts of content-addressed
+ * objects are idempotent: writing an object that exists succeeds.
+ *
+ * Backends: "memory" (process-local, for tests and as a cache) and "local"
+ * (the embedded on-disk store, store/local.h).  Several processes may use
+ * one local store at once: blobs are published by no-replace rename, and
+ * metadata lives in LMDB (many readers, one writer at a time, each
+ * transaction atomic).  Every service is safe to call from several threads.
+ */
+#ifndef CAS_STORE_SERVICES_H
+#define CAS_STORE_SERVICES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "castore/directory.h"
+#include "hash/hash.h"
+#include "store/path-info.h"
+
+#define CAS_SERVICE_OPS_V1 1
+
+struct cas_blob_service;
+struct cas_blob_writer;
+struct cas_directory_service;
+struct cas_path_info_service;
+
+struct cas_blob_writer_ops {
+	/* Append bytes.  0 or -errno. */
+	int (*write)(struct cas_blob_writer *w, const void *p, size_t n);
+	/* Publish the written bytes under digest d (computed by the generic
+	 * layer).  An existing blob with that digest means success.  The
+	 * writer is freed whatever the result.  0 or -errno. */
+	int (*commit)(struct cas_blob_writer *w, const struct cas_digest *d);
+	/* Drop everything written and free the writer. */
+	void (*abort)(struct cas_blob_writer *w);
+	/* Keep the written bytes out of sight under digest d and return a
+	 * token for the service's publish/discard.  The writer is freed
+	 * whatever the result.  0 or -errno. */
+	int (*stage)(struct cas_blob_writer *w, const struct cas_digest *d,
+		     void **ret_token);
+};
+
+/* Base of every backend's writer. */
+struct cas_blob_writer {
+	const struct cas_blob_writer_ops *ops;
+	struct cas_blake3 hasher;
+	uint64_t size;
+};
+
+struct cas_blob_service_ops {
+	unsigned version;
+	/* 1 if present, 0 if absent, or -errno. */
+	int (*has)(struct cas_blob_service *s, const struct cas_digest *d);
+	/* An fd reading the blob from offset 0 (O_RDONLY|O_CLOEXEC; pread
+	 * works).  -ENOENT if absent.  The caller closes it. */
+	int (*open)(struct cas_blob_service *s, const struct cas_digest *d,
+		    int *ret_fd);
+	/* Start a new blob.  The writer's base is initialised by the generic
+	 * layer.  0 or -errno. */
+	int (*writer_new)(struct cas_blob_service *s,
+			  struct cas_blob_writer **ret);
+	/* Make staged blobs visible, durably, all before returning; frees
+	 * the tokens whatever the result.  0 or -errno. */
+	int (*publish)(struct cas_blob_service *s, void **tokens, size_t n);
+	/* Drop staged blobs and free the tokens. */
+	void (*discard)(struct cas_blob_service *s, void **tokens, size_t n);
+	/* Call cb for every blob digest; a non-zero return of cb stops the
+	 * walk and is returned.  May be NULL (not enumerable). */
+	int (*for_each)(struct cas_blob_service *s,
+			int (*cb)(const struct cas_digest *d, void *ud),
+			void *ud);
+	void (*free)(struct cas_blob_service *s);
+};
+
+struct cas_blob_service {
+	const struct cas_blob_service_ops *ops;
+};
+
+struct cas_directory_service_ops {
+	unsigned version;
+	/* The stored bytes of a directory into *ret (appended).  -ENOENT. */
+	int (*get_raw)(struct cas_directory_service *s,
+		       const struct cas_digest *d, struct cas_buf *ret);
+	/* Store n directories atomically: all or none become visible.
+	 * enc[i] is the canonical encoding with digest d[i].  0 or -errno. */
+	int (*put_many)(struct cas_directory_service *s,
+			const struct cas_buf *enc, const struct cas_digest *d,
+			size_t n);
+	/* Call cb for each stored directory (digest and raw bytes); a
+	 * non-zero cb return stops the walk and is returned.  May be NULL. */
+	int (*for_each)(struct cas_directory_service *s,
+			int (*cb)(const struct cas_digest *d, const uint8_t *p,
+				  size_t n, void *ud),
+			void *ud);
+	void (*free)(struct cas_directory_service *s);
+};
+
+struct cas_directory_service {
+	const struct cas_directory_service_ops *ops;
+};
+
+struct cas_path_info_service_ops {
+	unsigned version;
+	/* The stored PathInfo bytes for a 20-byte store path digest, appended
+	 * to *ret.  -ENOENT if absent. */
+	int (*get_raw)(struct cas_path_info_service *s, const uint8_t *digest,
+		       struct cas_buf *ret);
+	/* Store (or replace) one PathInfo atomically.  0 or -errno.  May be
+	 * NULL for read-only backends (the wrapper returns -EROFS). */
+	int (*put_raw)(struct cas_path_info_service *s, const uint8_t *digest,
+		       const uint8_t *p, size_t n);
+	/* Call cb for each stored PathInfo in store path digest order. */
+	int (*list)(struct cas_path_info_service *s,
+		    int (*cb)(const uint8_t *digest, const uint8_t *p, size_t n,
+			      void *ud),
+		    void *ud);
+	void (*free)(struct cas_path_info_service *s);
+};
+
+struct cas_path_info_service {
+	const struct cas_path_info_service_ops *ops;
+};
+
+/* ---- blob wrappers ---- */
+
+int cas_blob_has(struct cas_blob_service *s, const struct cas_digest *d);
+int cas_blob_open(struct cas_blob_service *s, const struct cas_digest *d,
+		  int *ret_fd);
+int cas_blob_writer_new(struct cas_blob_service *s,
+			struct cas_blob_writer **ret);
+/* Hash and append.  0 or -errno (the writer stays usable for abort). */
+int cas_blob_writer_write(struct cas_blob_writer *w, const void *p, size_t n);
+/* Finish: digest and size of what was written.  Frees the writer. */
+int cas_blob_writer_commit(struct cas_blob_writer *w, struct cas_digest *ret,
+			   uint64_t *ret_size);
+/* Abandon and free; accepts NULL. */
+void cas_blob_writer_abort(struct cas_blob_writer *w);
+/* Finish without publishing: the blob stays invisible until
+ * cas_blob_publish() (or is dropped by cas_blob_discard()).  Importers
+ * stage every blob and publish only once the whole input is valid, so a
+ * rejected or killed import leaves no trace.  Frees the writer. */
+int cas_blob_writer_stage(struct cas_blob_writer *w, struct cas_digest *ret,
+			  uint64_t *ret_size, void **ret_token);
+int cas_blob_publish(struct cas_blob_service *s, void **tokens, size_t n);
+void cas_blob_discard(struct cas_blob_service *s, void **tokens, size_t n);
+/* Store a buffer as a blob.  0 or -errno. */
+int cas_blob_put(struct cas_blob_service *s, const void *p, size_t n,
+		 struct cas_digest *ret);
+/* Re-read a blob and check its digest (and size, if size != UINT64_MAX).
+ * 0, -ENOENT, -EBADMSG or -errno. */
+int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
+		    uint64_t size);
+/* Every stored blob's digest; -ENOTSUP if the backend cannot list. */
+int cas_blob_for_each(struct cas_blob_service *s,
+		      int (*cb)(const struct cas_digest *d, void *ud),
+		      void *ud);
+void cas_blob_service_free(struct cas_blob_service *s);
+
+/* ---- directory wrappers ---- */
+
+/* Fetch, verify digest, decode.  0, -ENOENT, -EBADMSG, -ENOMEM. */
+int cas_directory_get(struct cas_directory_service *s,
+		      const struct cas_digest *d, struct cas_directory **ret);
+/* Store one validated directory; its digest into *ret. */
+int cas_directory_put(struct cas_directory_service *s,
+		      const struct cas_directory *dir, struct cas_digest *ret);
+int cas_directory_put_many(struct cas_directory_service *s,
+			   const struct cas_buf *enc,
+			   const struct cas_digest *d, size_t n);
+/* Every stored directory, raw (unverified: for verification). */
+int cas_directory_for_each(struct cas_directory_service *s,
+			   int (*cb)(const struct cas_digest *d,
+				     const uint8_t *p, size_t n, void *ud),
+			   void *ud);
+void cas_directory_service_free(struct cas_directory_service *s);
+
+/* ---- path info wrappers ---- */
+
+/* Fetch and decode; -EBADMSG if the record names another path. */
+int cas_path_info_get(struct cas_path_info_service *s,
+		      const struct cas_store_path *p, struct cas_path_info *ret);
+/* Same, by the 20-byte digest alone. */
+int cas_path_info_get_by_digest(struct cas_path_info_service *s,
+				const uint8_t *digest,
+				struct cas_path_info *ret);
+int cas_path_info_put(struct cas_path_info_service *s,
+		      const struct cas_path_info *pi);
+/* Decoded listing; cb gets a borrowed PathInfo valid during the call. */
+int cas_path_info_list(struct cas_path_info_service *s,
+		       int (*cb)(const struct cas_path_info *pi, void *ud),
+		       void *ud);
+/* Raw listing (undecoded: for verification). */
+int cas_path_info_list_raw(struct cas_path_info_service *s,
+			   int (*cb)(const uint8_t *digest, const uint8_t *p,
+				     size_t n, void *ud),
+			   void *ud);
+void cas_path_info_service_free(struct cas_path_info_service *s);
+
+/* ---- the three together ---- */
+
+struct cas_store {
+	struct cas_blob_service *blobs;
+	struct cas_directory_service *dirs;
+	struct cas_path_info_service *infos;
+};
+
+/* A store of three memory services.  0 or -ENOMEM. */
+int cas_store_open_memory(struct cas_store **ret);
+
+/* Open (creating it if 'create') the embedded store in directory 'path'.
+ * 0, -ENOENT (absent and not create) or -errno. */
+int cas_store_open_local(const char *path, bool create,
+			 struct cas_store **ret);
+
+/* Free the store and its services; accepts NULL. */
+void cas_store_free(struct cas_store *s);
+
+/* Memory service constructors, usable on their own (e.g. as caches). */
+int cas_blob_service_memory_new(struct cas_blob_service **ret);
+int cas_directory_service_memory_new(struct cas_directory_service **ret);
+int cas_path_info_service_memory_new(struct cas_path_info_service **ret);
+
+#endif
