@@ -1,0 +1,70 @@
+# Tests: included by the top-level Makefile.
+#
+#   make check             everything below, in this order
+#   make check-unit        Criterion unit, golden and conformance tests
+#   make check-fuzz        replay every fuzz corpus through its target
+#   make check-cli         CLI tests with Nix as the oracle (bats)
+#   make check-fuse        mount tests (bats, real FUSE mounts; root)
+
+CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
+UNIT_SRC = $(wildcard tests/unit/test-*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TEST_CFLAGS = $(CPPFLAGS) $(CFLAGS_BASE) -Wall -Wextra -Wno-deprecated-declarations \
+	-DGOLDEN_DIR='"$(CURDIR)/tests/golden"'
+
+$(B)/tests/%: tests/unit/%.c tests/unit/helpers.h $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CRITERION_LIBS)
+
+# Criterion forks a process per test; ASan/UBSan options make any report fatal.
+TEST_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+
+check-unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do \
+		echo "== $$t"; $(TEST_ENV) $$t --jobs 2; \
+	done
+
+check: all check-unit check-fuzz check-cli check-fuse
+
+.PHONY: check check-unit check-fuzz check-cli check-fuse
+
+BATS ?= bats
+check-cli: all
+	$(BATS) tests/cli
+
+# Fuzz targets.  check-fuzz links each with the replay driver and runs the
+# committed corpus through it; `make fuzz` builds them with clang's
+# libFuzzer (+ASan/UBSan) in build-fuzz/ and runs each for FUZZ_SECONDS,
+# growing corpus/<target>/.
+FUZZ_TARGETS = nar directory path-info store-path
+FUZZ_REPLAY = $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
+FUZZ_SECONDS ?= 60
+
+$(B)/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-main.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/fuzz-main.c $(LIB) $(LIBS)
+
+check-fuzz: $(FUZZ_REPLAY)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		$(TEST_ENV) $(B)/fuzz/replay-$$t tests/fuzz/corpus/$$t; \
+	done
+
+fuzz:
+	$(MAKE) CC=clang B=build-fuzz OPT="-O1 -g" \
+		EXTRA_CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-fuzz/libcastore.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		clang $(CPPFLAGS) -Ibuild-fuzz/gen -std=gnu17 -O1 -g \
+			-fsanitize=fuzzer,address,undefined -Wno-deprecated-declarations \
+			-o build-fuzz/fuzz-$$t tests/fuzz/fuzz-$$t.c \
+			build-fuzz/libcastore.a $(LIBS); \
+		echo "== fuzzing $$t for $(FUZZ_SECONDS)s"; \
+		build-fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=1048576 tests/fuzz/corpus/$$t; \
+	done
+
+.PHONY: fuzz

@@ -221,6 +221,24 @@ static int add_from_proto(struct cas_directory *d, Castore__Node *pn)
 	return r;
 }
 
+/* protobuf-c keeps unknown fields and would re-encode them; a canonical
+ * directory has none. */
+static bool has_unknown_fields(const Castore__Directory *m)
+{
+	if (m->base.n_unknown_fields)
+		return true;
+	for (size_t i = 0; i < m->n_directories; i++)
+		if (m->directories[i]->base.n_unknown_fields)
+			return true;
+	for (size_t i = 0; i < m->n_files; i++)
+		if (m->files[i]->base.n_unknown_fields)
+			return true;
+	for (size_t i = 0; i < m->n_symlinks; i++)
+		if (m->symlinks[i]->base.n_unknown_fields)
+			return true;
+	return false;
+}
+
 int cas_directory_decode(const uint8_t *p, size_t len,
 			 struct cas_directory **ret)
 {
@@ -234,6 +252,10 @@ int cas_directory_decode(const uint8_t *p, size_t len,
 	msg = castore__directory__unpack(NULL, len, p);
 	if (!msg)
 		return -EBADMSG;
+	if (has_unknown_fields(msg)) {
+		castore__directory__free_unpacked(msg, NULL);
+		return -EBADMSG;
+	}
 	maxn = msg->n_directories > msg->n_files ? msg->n_directories
 						 : msg->n_files;
 	maxn = maxn > msg->n_symlinks ? maxn : msg->n_symlinks;

@@ -49,6 +49,15 @@ static void usage(FILE *f)
 		"Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
+static bool is_helper_name(const char *argv0)
+{
+	const char *base = strrchr(argv0, '/');
+
+	base = base ? base + 1 : argv0;
+	return strcmp(base, "mount.fuse.castore") == 0 ||
+	       strcmp(base, "mount.castore") == 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -59,6 +68,12 @@ int main(int argc, char **argv)
 	};
 	int c;
 
+	if (is_helper_name(argv[0]))
+		return cmd_mount_helper(argc, argv);
+	/* mount.fuse3 runs "castore SOURCE MOUNTPOINT -o OPTS" */
+	if (argc >= 3 && argv[1][0] != '-' && strchr(argv[1], '/') &&
+	    argv[2][0] != '-')
+		return cmd_mount_helper(argc, argv);
 	/* '+': stop at the verb, its options are its own */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {

@@ -1,10 +1,319 @@
-/* castore mount */
+/*
+ * castore mount, and the mount helper form that mount(8) runs for
+ * "-t fuse.castore" (via mount.fuse3, or installed as mount.fuse.castore):
+ *
+ *   castore [--store DIR] mount [--list-root] [--threads N] [--allow-other]
+ *           [--no-xattr] [--daemon] [--ready-fd FD] MOUNTPOINT
+ *   mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]
+ *   castore STORE_DIR MOUNTPOINT -o OPTIONS          (what mount.fuse3 runs)
+ *
+ * -o words: list_root, threads=N, allow_other, no_xattr, foreground; the
+ * generic mount options (ro, rw, dev, suid, exec, auto, user, _netdev,
+ * nofail, x-*, ...) are accepted and ignored.  The helper form daemonizes
+ * unless "foreground" is given, and returns once the mount is live.
+ */
 #include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/errors.h"
+#include "base/io.h"
+#include "fs/fs.h"
+
+struct mount_args {
+	struct cas_fs_opts fs;
+	bool daemon;
+	int ready_fd;
+	const char *mountpoint;
+};
+
+static void signal_ready(void *ud)
+{
+	int *fd = ud;
+
+	if (*fd >= 0) {
+		(void)cas_write_full(*fd, "ready\n", 6);
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Absolute paths for the mountpoint and the store: the daemon leaves
+ * the working directory. */
+static int make_absolute(struct mount_args *a)
+{
+	static char mp[4096], store[4096];
+	const char *dir = cli_store_dir();
+
+	if (!realpath(a->mountpoint, mp))
+		return log_error_errno(cas_neg_errno(),
+				       "mount: cannot use mountpoint '%s'",
+				       a->mountpoint);
+	a->mountpoint = mp;
+	if (realpath(dir, store))
+		arg_store = store;
+	return 0;
+}
+
+static int check_mountpoint(const char *mp)
+{
+	struct stat st;
+
+	if (stat(mp, &st) < 0)
+		return log_error_errno(cas_neg_errno(),
+				       "mount: cannot use mountpoint '%s'", mp);
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("mount: mountpoint '%s' is not a directory", mp);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+/* Serve in this process; ready_fd gets "ready" once the mount is live. */
+static int serve(struct mount_args *a, int ready_fd)
+{
+	struct cas_store *s;
+	const char *why = NULL;
+	int r;
+
+	if (cli_open_store(false, &s) < 0)
+		return 1;
+	a->fs.ready = signal_ready;
+	a->fs.ready_ud = &ready_fd;
+	r = cas_fs_serve(s, a->mountpoint, &a->fs, &why);
+	cas_store_free(s);
+	if (ready_fd >= 0)
+		close(ready_fd);
+	if (r < 0) {
+		log_error("mount '%s': %s (%s)", a->mountpoint,
+			  why ? why : "failed", strerror(-r));
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * --daemon: the child opens the store (LMDB handles must not cross a
+ * fork), mounts, says "ready" through a pipe and serves; the parent exits
+ * 0 only after that word, so the mount is live when we return.
+ */
+static int serve_daemon(struct mount_args *a)
+{
+	int p[2], null;
+	char buf[8];
+	ssize_t k;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return log_error_errno(cas_neg_errno(), "mount: pipe"), 1;
+	pid = fork();
+	if (pid < 0)
+		return log_error_errno(cas_neg_errno(), "mount: fork"), 1;
+	if (pid == 0) {
+		close(p[0]);
+		if (setsid() < 0)
+			_exit(1);
+		if (chdir("/") < 0)
+			_exit(1);
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			close(null);
+		}
+		_exit(serve(a, p[1]));
+	}
+	close(p[1]);
+	k = cas_read_full(p[0], buf, sizeof(buf));
+	close(p[0]);
+	if (k == 6 && memcmp(buf, "ready\n", 6) == 0)
+		return 0;
+	/* the child failed before mounting and said why on stderr */
+	waitpid(pid, NULL, 0);
+	return 1;
+}
+
+static int parse_o(struct mount_args *a, char *opts)
+{
+	static const char *const ignored[] = {
+		"ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
+		"auto", "noauto", "user", "nouser", "users", "_netdev",
+		"nofail", "defaults", "atime", "noatime", "relatime",
+		"default_permissions", NULL,
+	};
+	char *save = NULL;
+
+	for (char *w = opts; w && *w; w = save) {
+		char *comma = strchr(w, ',');
+		uint64_t n;
+
+		save = comma ? comma + 1 : NULL;
+		if (comma)
+			*comma = 0;
+		if (strcmp(w, "list_root") == 0) {
+			a->fs.list_root = true;
+		} else if (strcmp(w, "allow_other") == 0) {
+			a->fs.allow_other = true;
+		} else if (strcmp(w, "no_xattr") == 0) {
+			a->fs.no_xattr = true;
+		} else if (strcmp(w, "foreground") == 0) {
+			a->daemon = false;
+		} else if (strncmp(w, "threads=", 8) == 0) {
+			if (cli_parse_u64(w + 8, &n) < 0 || n == 0 || n > 1024) {
+				log_error("mount: bad threads value '%s'", w + 8);
+				return -EINVAL;
+			}
+			a->fs.threads = (unsigned)n;
+		} else if (strncmp(w, "store=", 6) == 0) {
+			arg_store = w + 6;
+		} else if (strncmp(w, "x-", 2) == 0 || w[0] == 0) {
+			continue;
+		} else {
+			bool known = false;
+
+			for (size_t i = 0; ignored[i]; i++)
+				known |= strcmp(w, ignored[i]) == 0;
+			if (!known) {
+				log_error("mount: unknown option '%s'", w);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static void mount_help(void)
+{
+	printf("usage: castore [--store DIR] mount [OPTIONS] MOUNTPOINT\n\n"
+	       "Mount the store read-only at MOUNTPOINT: every store path "
+	       "appears as\nMOUNTPOINT/HASH-NAME, as in /nix/store.  Runs "
+	       "until unmounted (fusermount3 -u,\numount, SIGINT or SIGTERM; "
+	       "each a clean exit 0).\n\n"
+	       "  --list-root     allow listing MOUNTPOINT itself (EPERM "
+	       "otherwise)\n"
+	       "  --threads N     worker threads (default: libfuse's)\n"
+	       "  --allow-other   let other users access the mount\n"
+	       "  --no-xattr      hide the user.snix.castore.* digest xattrs\n"
+	       "  --daemon        detach; return only once the mount is live\n"
+	       "  --ready-fd FD   write \"ready\" to FD once the mount is live\n"
+	       "  -o OPTS         the same as comma-separated words: list_root, "
+	       "threads=N,\n                  allow_other, no_xattr\n\n"
+	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
+	       "ro,list_root  0 0\n");
+}
 
 int cmd_mount(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	log_error("mount: not built yet");
-	return 1;
+	static const struct option opts[] = {
+		{ "list-root", no_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "allow-other", no_argument, NULL, 'a' },
+		{ "no-xattr", no_argument, NULL, 'x' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct mount_args a = { .ready_fd = -1 };
+	uint64_t n;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			a.fs.list_root = true;
+			break;
+		case 't':
+			if (cli_parse_u64(optarg, &n) < 0 || n == 0 || n > 1024) {
+				log_error("mount: --threads takes 1..1024");
+				return EXIT_USAGE;
+			}
+			a.fs.threads = (unsigned)n;
+			break;
+		case 'a':
+			a.fs.allow_other = true;
+			break;
+		case 'x':
+			a.fs.no_xattr = true;
+			break;
+		case 'd':
+			a.daemon = true;
+			break;
+		case 'r':
+			if (cli_parse_u64(optarg, &n) < 0 || n < 3 || n > 65535 ||
+			    fcntl((int)n, F_GETFD) < 0) {
+				log_error("mount: --ready-fd needs an open fd >= 3");
+				return EXIT_USAGE;
+			}
+			a.ready_fd = (int)n;
+			break;
+		case 'o':
+			if (parse_o(&a, optarg) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'h':
+			mount_help();
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		log_error("mount: expected one MOUNTPOINT (try --help)");
+		return EXIT_USAGE;
+	}
+	a.mountpoint = argv[optind];
+	if (check_mountpoint(a.mountpoint) < 0 || make_absolute(&a) < 0)
+		return 1;
+	if (a.daemon)
+		return serve_daemon(&a);
+	return serve(&a, a.ready_fd);
+}
+
+int cmd_mount_helper(int argc, char **argv)
+{
+	struct mount_args a = { .ready_fd = -1, .daemon = true };
+	int c;
+
+	/* SOURCE MOUNTPOINT [-o OPTS]: SOURCE is the store directory */
+	optind = 1;
+	while ((c = getopt(argc, argv, "o:nsfvh")) != -1) {
+		switch (c) {
+		case 'o':
+			if (parse_o(&a, optarg) < 0)
+				return EXIT_USAGE;
+			break;
+		case 'f':
+			a.daemon = false;
+			break;
+		case 'h':
+			mount_help();
+			return 0;
+		case 'n': /* no mtab: nothing to do */
+		case 's':
+		case 'v':
+			break;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		log_error("usage: mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]");
+		return EXIT_USAGE;
+	}
+	if (!arg_store)
+		arg_store = argv[optind];
+	a.mountpoint = argv[optind + 1];
+	if (check_mountpoint(a.mountpoint) < 0 || make_absolute(&a) < 0)
+		return 1;
+	return a.daemon ? serve_daemon(&a) : serve(&a, -1);
 }

@@ -54,7 +54,8 @@ int cas_memory_map_put(struct cas_memory_map *m, const uint8_t *key,
 	}
 	e->key_size = m->key_size;
 	memcpy(e->key, key, m->key_size);
-	memcpy(v, p, n);
+	if (n)
+		memcpy(v, p, n);
 	e->value = v;
 	e->len = n;
 	pthread_mutex_lock(&m->lock);

@@ -39,7 +39,8 @@ int cas_path_info_copy(const struct cas_path_info *src,
 	pi.sigs = calloc(src->nsigs ? src->nsigs : 1, sizeof(*pi.sigs));
 	if (!pi.refs || !pi.sigs)
 		goto oom;
-	memcpy(pi.refs, src->refs, src->nrefs * sizeof(*pi.refs));
+	if (src->nrefs)
+		memcpy(pi.refs, src->refs, src->nrefs * sizeof(*pi.refs));
 	for (; pi.nsigs < src->nsigs; pi.nsigs++) {
 		pi.sigs[pi.nsigs] = src->sigs[pi.nsigs];
 		pi.sigs[pi.nsigs].name = strdup(src->sigs[pi.nsigs].name);

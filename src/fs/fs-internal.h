@@ -1,0 +1,23 @@
+/* State shared by the FUSE handlers of one mount. */
+#ifndef CAS_FS_FS_INTERNAL_H
+#define CAS_FS_FS_INTERNAL_H
+
+#include <fuse_lowlevel.h>
+
+#include "fs/fs.h"
+#include "fs/inode.h"
+
+/* Negative root lookups expire after this long: paths appear over time. */
+#define FS_ROOT_NEGATIVE_TIMEOUT 1.0
+/* Everything else is immutable: the kernel may cache it for ever. */
+#define FS_TIMEOUT_FOREVER 1e18
+
+struct fs {
+	struct cas_store *store;
+	struct cas_fs_opts opts;
+	struct fs_inode_table inodes;
+};
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+#endif

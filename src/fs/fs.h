@@ -1,0 +1,49 @@
+/*
+ * The castore filesystem: every store path of a store, read-only, under a
+ * mountpoint, as /nix/store would show it.  The only layer that includes
+ * libfuse; it sees the store only through store/services.h.
+ *
+ * Contract (DESIGN.md "The filesystem contract"):
+ *  - root (inode 1): lookup of "<nixbase32>-<name>" gives the path's root
+ *    node, the stored name must equal the requested one; misses are
+ *    negative entries with a short timeout (paths appear over time).
+ *    Listing only with list_root (EPERM otherwise), from a snapshot taken
+ *    at opendir, so offsets are stable.
+ *  - one inode per content: file (blob digest, executable), symlink
+ *    (target), directory (digest); forget is honoured.
+ *  - attributes: 0444 files, 0555 executables and directories, 0777
+ *    symlinks, uid/gid 0, mtime 1, nlink 1 (2 + subdirectories for
+ *    directories), directory st_size = number of entries.
+ *  - EROFS for write opens, EISDIR for open of a directory, EINVAL for
+ *    readlink of a non-symlink, EIO for a missing or corrupt object (that
+ *    operation only), ENOENT/ESTALE for unknown inodes, never an abort.
+ */
+#ifndef CAS_FS_FS_H
+#define CAS_FS_FS_H
+
+#include <stdbool.h>
+
+#include "store/services.h"
+
+struct cas_fs_opts {
+	bool list_root;    /* allow listing the root */
+	bool no_xattr;     /* hide the digest xattrs */
+	bool allow_other;  /* let other users access the mount */
+	unsigned threads;  /* worker threads; 0: libfuse's default */
+	/* called once the mount is live (may be NULL) */
+	void (*ready)(void *ud);
+	void *ready_ud;
+};
+
+/*
+ * Mount 'store' at 'mountpoint' and serve requests until the filesystem is
+ * unmounted (fusermount3 -u, umount) or SIGINT/SIGTERM/SIGHUP arrives;
+ * unmounts on the way out.  The store is borrowed for the duration.
+ * Returns 0 after a clean end, -errno if mounting or serving failed.
+ * *ret_error (may be NULL) receives a static description of the failing
+ * step.
+ */
+int cas_fs_serve(struct cas_store *store, const char *mountpoint,
+		 const struct cas_fs_opts *opts, const char **ret_error);
+
+#endif

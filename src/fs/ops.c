@@ -1,0 +1,675 @@
+/*
+ * The FUSE request handlers.  Each replies exactly once on every path;
+ * errors travel as negative errno and are converted once, in reply_err().
+ */
+#include "fs/fs-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "hash/encoding.h"
+#include "store/store-path.h"
+
+#define XATTR_BLOB "user.snix.castore.blob.digest"
+#define XATTR_DIR "user.snix.castore.directory.digest"
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static void reply_err(fuse_req_t req, int r)
+{
+	fuse_reply_err(req, r < 0 ? -r : EIO);
+}
+
+/* The inode's listing, fetched on first use.  0, or -EIO when the
+ * directory object is missing or corrupt (a hole in the store), or
+ * another -errno. */
+static int inode_dir(struct fs *fs, struct fs_inode *i,
+		     const struct cas_directory **ret)
+{
+	struct cas_directory *d = __atomic_load_n(&i->dir, __ATOMIC_ACQUIRE);
+	int r;
+
+	if (i->type != CAS_NODE_DIRECTORY)
+		return -ENOTDIR;
+	if (!d) {
+		r = cas_directory_get(fs->store->dirs, &i->digest, &d);
+		if (r == -ENOENT || r == -EBADMSG)
+			return -EIO;
+		if (r < 0)
+			return r;
+		d = fs_inode_set_dir(&fs->inodes, i, d);
+	}
+	*ret = d;
+	return 0;
+}
+
+static void fill_attr(struct fs *fs, struct fs_inode *i, struct stat *st)
+{
+	const struct cas_directory *d;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = i->ino;
+	st->st_mtim.tv_sec = 1; /* Nix's store timestamp */
+	st->st_atim.tv_sec = 1;
+	st->st_ctim.tv_sec = 1;
+	st->st_blksize = 4096;
+	st->st_nlink = 1;
+	switch (i->type) {
+	case CAS_NODE_FILE:
+		st->st_mode = S_IFREG | (i->executable ? 0555 : 0444);
+		st->st_size = (off_t)i->size;
+		break;
+	case CAS_NODE_SYMLINK:
+		st->st_mode = S_IFLNK | 0777;
+		st->st_size = (off_t)i->size;
+		break;
+	case CAS_NODE_DIRECTORY:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		/* a missing directory object still stats (as empty); reading
+		 * it fails with EIO */
+		if (inode_dir(fs, i, &d) == 0) {
+			st->st_size = (off_t)d->n;
+			for (size_t k = 0; k < d->n; k++)
+				st->st_nlink += d->entries[k].type ==
+						CAS_NODE_DIRECTORY;
+		}
+		break;
+	}
+	st->st_blocks = (st->st_size + 511) / 512;
+}
+
+static void root_attr(struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = FUSE_ROOT_ID;
+	st->st_mode = S_IFDIR | 0555;
+	st->st_nlink = 2;
+	st->st_mtim.tv_sec = st->st_atim.tv_sec = st->st_ctim.tv_sec = 1;
+	st->st_blksize = 4096;
+}
+
+/* Reply an entry for a node (lookup count +1 on success). */
+static void reply_node_entry(fuse_req_t req, struct fs *fs,
+			     const struct cas_node *n)
+{
+	struct fuse_entry_param e = {
+		.attr_timeout = FS_TIMEOUT_FOREVER,
+		.entry_timeout = FS_TIMEOUT_FOREVER,
+	};
+	struct fs_inode *i;
+	int r = fs_inode_lookup_node(&fs->inodes, n, &i);
+
+	if (r < 0) {
+		reply_err(req, r);
+		return;
+	}
+	e.ino = i->ino;
+	fill_attr(fs, i, &e.attr);
+	if (fuse_reply_entry(req, &e) != 0)
+		fs_inode_forget(&fs->inodes, i->ino, 1); /* kernel did not get it */
+	fs_inode_put(&fs->inodes, i);
+}
+
+static void lookup_root(fuse_req_t req, struct fs *fs, const char *name)
+{
+	struct fuse_entry_param neg = {
+		.ino = 0,
+		.entry_timeout = FS_ROOT_NEGATIVE_TIMEOUT,
+	};
+	struct cas_store_path sp;
+	struct cas_path_info pi;
+	int r;
+
+	if (cas_store_path_parse_basename(name, strlen(name), &sp) < 0) {
+		fuse_reply_entry(req, &neg);
+		return;
+	}
+	/* cas_path_info_get compares the stored name with the requested one */
+	r = cas_path_info_get(fs->store->infos, &sp, &pi);
+	if (r == -ENOENT) {
+		fuse_reply_entry(req, &neg);
+		return;
+	}
+	if (r < 0) {
+		reply_err(req, -EIO);
+		return;
+	}
+	reply_node_entry(req, fs, &pi.root);
+	cas_path_info_release(&pi);
+}
+
+static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = fs_of(req);
+	const struct cas_directory *d;
+	const struct cas_node *n;
+	struct fs_inode *p;
+	int r;
+
+	if (parent == FUSE_ROOT_ID) {
+		lookup_root(req, fs, name);
+		return;
+	}
+	p = fs_inode_get(&fs->inodes, parent);
+	if (!p) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	r = inode_dir(fs, p, &d);
+	if (r < 0) {
+		reply_err(req, r);
+	} else if (!(n = cas_directory_lookup(d, name))) {
+		/* the directory never changes: cache the miss for ever */
+		struct fuse_entry_param neg = {
+			.entry_timeout = FS_TIMEOUT_FOREVER,
+		};
+
+		fuse_reply_entry(req, &neg);
+	} else {
+		reply_node_entry(req, fs, n);
+	}
+	fs_inode_put(&fs->inodes, p);
+}
+
+static void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	if (ino != FUSE_ROOT_ID)
+		fs_inode_forget(&fs_of(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_forget_multi(fuse_req_t req, size_t count,
+			       struct fuse_forget_data *forgets)
+{
+	struct fs *fs = fs_of(req);
+
+	for (size_t k = 0; k < count; k++)
+		if (forgets[k].ino != FUSE_ROOT_ID)
+			fs_inode_forget(&fs->inodes, forgets[k].ino,
+					forgets[k].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i;
+	struct stat st;
+
+	(void)fi;
+	if (ino == FUSE_ROOT_ID) {
+		root_attr(&st);
+		/* the root's listing changes: do not cache its attributes */
+		fuse_reply_attr(req, &st, 0);
+		return;
+	}
+	i = fs_inode_get(&fs->inodes, ino);
+	if (!i) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	fill_attr(fs, i, &st);
+	fuse_reply_attr(req, &st, FS_TIMEOUT_FOREVER);
+	fs_inode_put(&fs->inodes, i);
+}
+
+static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i;
+
+	if (ino == FUSE_ROOT_ID) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	i = fs_inode_get(&fs->inodes, ino);
+	if (!i) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	if (i->type != CAS_NODE_SYMLINK)
+		reply_err(req, -EINVAL);
+	else
+		fuse_reply_readlink(req, i->target);
+	fs_inode_put(&fs->inodes, i);
+}
+
+static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i;
+	int fd, r;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY ||
+	    (fi->flags & (O_TRUNC | O_CREAT | O_APPEND))) {
+		reply_err(req, -EROFS);
+		return;
+	}
+	if (ino == FUSE_ROOT_ID) {
+		reply_err(req, -EISDIR);
+		return;
+	}
+	i = fs_inode_get(&fs->inodes, ino);
+	if (!i) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	if (i->type == CAS_NODE_DIRECTORY) {
+		reply_err(req, -EISDIR);
+	} else if (i->type != CAS_NODE_FILE) {
+		reply_err(req, -ELOOP);
+	} else if ((r = cas_blob_open(fs->store->blobs, &i->digest, &fd)) < 0) {
+		reply_err(req, r == -ENOENT ? -EIO : r);
+	} else {
+		fi->fh = (uint64_t)fd;
+		fi->keep_cache = 1; /* content never changes */
+		fi->noflush = 1;
+		if (fuse_reply_open(req, fi) != 0)
+			close(fd);
+	}
+	fs_inode_put(&fs->inodes, i);
+}
+
+/* Zero-copy: the reply names the blob fd and offset; libfuse splices. */
+static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	(void)ino;
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	close((int)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* A snapshot of the root listing, taken at opendir. */
+struct root_listing {
+	size_t n, cap;
+	struct root_entry {
+		char name[CAS_STORE_PATH_BASENAME_MAX];
+		struct cas_node node;
+	} *e;
+};
+
+static void root_listing_free(struct root_listing *l)
+{
+	if (!l)
+		return;
+	for (size_t k = 0; k < l->n; k++)
+		cas_node_release(&l->e[k].node);
+	free(l->e);
+	free(l);
+}
+
+static int root_listing_add(const struct cas_path_info *pi, void *ud)
+{
+	struct root_listing *l = ud;
+	int r;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		struct root_entry *e = realloc(l->e, cap * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		l->e = e;
+		l->cap = cap;
+	}
+	cas_store_path_basename(&pi->path, l->e[l->n].name);
+	r = cas_node_copy(&pi->root, &l->e[l->n].node);
+	if (r < 0)
+		return r;
+	l->n++;
+	return 0;
+}
+
+static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	const struct cas_directory *d;
+	struct fs_inode *i;
+	int r;
+
+	if (ino == FUSE_ROOT_ID) {
+		struct root_listing *l;
+
+		if (!fs->opts.list_root) {
+			reply_err(req, -EPERM);
+			return;
+		}
+		l = calloc(1, sizeof(*l));
+		if (!l) {
+			reply_err(req, -ENOMEM);
+			return;
+		}
+		r = cas_path_info_list(fs->store->infos, root_listing_add, l);
+		if (r < 0) {
+			root_listing_free(l);
+			reply_err(req, -EIO);
+			return;
+		}
+		fi->fh = (uint64_t)(uintptr_t)l;
+		if (fuse_reply_open(req, fi) != 0)
+			root_listing_free(l);
+		return;
+	}
+	i = fs_inode_get(&fs->inodes, ino);
+	if (!i) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	r = inode_dir(fs, i, &d);
+	if (r < 0) {
+		reply_err(req, r);
+	} else {
+		fi->fh = 0;
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+		fuse_reply_open(req, fi);
+	}
+	fs_inode_put(&fs->inodes, i);
+}
+
+static void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			     struct fuse_file_info *fi)
+{
+	if (ino == FUSE_ROOT_ID)
+		root_listing_free((struct root_listing *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static mode_t node_mode(const struct cas_node *n)
+{
+	switch (n->type) {
+	case CAS_NODE_DIRECTORY:
+		return S_IFDIR;
+	case CAS_NODE_SYMLINK:
+		return S_IFLNK;
+	default:
+		return S_IFREG;
+	}
+}
+
+/*
+ * readdir and readdirplus over an array of (name, node): entry k has
+ * offset k + 1.  With plus, an entry's inode is looked up (count +1) only
+ * once it is certain to fit, so no lookup is counted for an entry the
+ * kernel never sees.
+ */
+static void do_readdir(fuse_req_t req, struct fs *fs, size_t size, off_t off,
+		       bool plus, size_t n,
+		       const char *(*name_at)(const void *, size_t),
+		       const struct cas_node *(*node_at)(const void *, size_t),
+		       const void *src)
+{
+	_cleanup_free_ char *buf = malloc(size);
+	size_t used = 0;
+
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	for (size_t k = (size_t)off; k < n; k++) {
+		const char *name = name_at(src, k);
+		const struct cas_node *node = node_at(src, k);
+		size_t need;
+
+		if (!plus) {
+			struct stat st = { .st_mode = node_mode(node) };
+
+			need = fuse_add_direntry(req, buf + used, size - used,
+						 name, &st, (off_t)k + 1);
+			if (need > size - used)
+				break;
+		} else {
+			struct fuse_entry_param e = {
+				.attr_timeout = FS_TIMEOUT_FOREVER,
+				.entry_timeout = FS_TIMEOUT_FOREVER,
+			};
+			struct fs_inode *i;
+
+			need = fuse_add_direntry_plus(req, NULL, 0, name, NULL, 0);
+			if (need > size - used)
+				break;
+			if (fs_inode_lookup_node(&fs->inodes, node, &i) < 0) {
+				if (used == 0) {
+					reply_err(req, -ENOMEM);
+					return;
+				}
+				break;
+			}
+			e.ino = i->ino;
+			fill_attr(fs, i, &e.attr);
+			fuse_add_direntry_plus(req, buf + used, size - used, name,
+					       &e, (off_t)k + 1);
+			fs_inode_put(&fs->inodes, i);
+		}
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
+static const char *dir_name_at(const void *src, size_t k)
+{
+	return ((const struct cas_directory *)src)->entries[k].name;
+}
+
+static const struct cas_node *dir_node_at(const void *src, size_t k)
+{
+	return &((const struct cas_directory *)src)->entries[k];
+}
+
+static const char *root_name_at(const void *src, size_t k)
+{
+	return ((const struct root_listing *)src)->e[k].name;
+}
+
+static const struct cas_node *root_node_at(const void *src, size_t k)
+{
+	return &((const struct root_listing *)src)->e[k].node;
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = fs_of(req);
+	const struct cas_directory *d;
+	struct fs_inode *i;
+	int r;
+
+	if (off < 0) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	if (ino == FUSE_ROOT_ID) {
+		const struct root_listing *l =
+			(const struct root_listing *)(uintptr_t)fi->fh;
+
+		if (!l) {
+			reply_err(req, -EPERM);
+			return;
+		}
+		do_readdir(req, fs, size, off, plus, l->n, root_name_at,
+			   root_node_at, l);
+		return;
+	}
+	i = fs_inode_get(&fs->inodes, ino);
+	if (!i) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	r = inode_dir(fs, i, &d);
+	if (r < 0)
+		reply_err(req, r);
+	else
+		do_readdir(req, fs, size, off, plus, d->n, dir_name_at,
+			   dir_node_at, d);
+	fs_inode_put(&fs->inodes, i);
+}
+
+static void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, false);
+}
+
+static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			      off_t off, struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, true);
+}
+
+/* Value of the digest xattr of an inode into out; 0 or -ENODATA. */
+static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *name,
+		       char out[64])
+{
+	struct fs_inode *i;
+	int r = -ENODATA;
+
+	if (ino == FUSE_ROOT_ID)
+		return -ENODATA;
+	i = fs_inode_get(&fs->inodes, ino);
+	if (!i)
+		return -ESTALE;
+	if ((i->type == CAS_NODE_FILE && strcmp(name, XATTR_BLOB) == 0) ||
+	    (i->type == CAS_NODE_DIRECTORY && strcmp(name, XATTR_DIR) == 0)) {
+		memcpy(out, "blake3-", 7);
+		cas_base64_encode(i->digest.bytes, CAS_DIGEST_SIZE, out + 7);
+		r = 0;
+	}
+	fs_inode_put(&fs->inodes, i);
+	return r;
+}
+
+static void reply_xattr(fuse_req_t req, const char *v, size_t len,
+			size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		reply_err(req, -ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+}
+
+static void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			   size_t size)
+{
+	struct fs *fs = fs_of(req);
+	char v[64];
+	int r;
+
+	if (fs->opts.no_xattr) {
+		reply_err(req, -ENODATA);
+		return;
+	}
+	r = xattr_value(fs, ino, name, v);
+	if (r < 0)
+		reply_err(req, r);
+	else
+		reply_xattr(req, v, strlen(v), size);
+}
+
+static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i;
+	const char *names = "";
+	size_t len = 0;
+
+	if (!fs->opts.no_xattr && ino != FUSE_ROOT_ID) {
+		i = fs_inode_get(&fs->inodes, ino);
+		if (!i) {
+			reply_err(req, -ESTALE);
+			return;
+		}
+		if (i->type == CAS_NODE_FILE) {
+			names = XATTR_BLOB;
+			len = sizeof(XATTR_BLOB);
+		} else if (i->type == CAS_NODE_DIRECTORY) {
+			names = XATTR_DIR;
+			len = sizeof(XATTR_DIR);
+		}
+		fs_inode_put(&fs->inodes, i);
+	}
+	reply_xattr(req, names, len, size);
+}
+
+static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv = {
+		.f_bsize = 4096,
+		.f_frsize = 4096,
+		.f_namemax = CAS_NAME_MAX,
+		.f_flag = ST_RDONLY,
+	};
+
+	(void)ino;
+	fuse_reply_statfs(req, &sv);
+}
+
+static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* splice blob data straight from the blob files */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	/* always readdirplus: child attributes come with the listing */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* nothing here is ever written */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	conn->max_readahead = 1 << 20;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_op_init,
+	.lookup = fs_op_lookup,
+	.forget = fs_op_forget,
+	.forget_multi = fs_op_forget_multi,
+	.getattr = fs_op_getattr,
+	.readlink = fs_op_readlink,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.release = fs_op_release,
+	.opendir = fs_op_opendir,
+	.readdir = fs_op_readdir,
+	.readdirplus = fs_op_readdirplus,
+	.releasedir = fs_op_releasedir,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
+	.statfs = fs_op_statfs,
+};

@@ -1,0 +1,489 @@
+/*
+ * The service conformance suite, run against every backend: each
+ * CONFORMANCE(name) body runs once on a memory store and once on a local
+ * store in a fresh temporary directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "base/io.h"
+#include "helpers.h"
+#include "ingest/ingest.h"
+#include "store/resolve.h"
+#include "store/services.h"
+
+#ifndef GOLDEN_DIR
+#define GOLDEN_DIR "tests/golden"
+#endif
+
+static char tmpdir[64];
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void rm_tmpdir(void)
+{
+	if (tmpdir[0])
+		nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir[0] = 0;
+}
+
+static struct cas_store *open_backend(bool local)
+{
+	struct cas_store *s;
+
+	if (!local) {
+		cr_assert_eq(cas_store_open_memory(&s), 0);
+		return s;
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/castore-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmpdir));
+	cr_assert_eq(cas_store_open_local(tmpdir, false, &s), -ENOENT,
+		     "opening an absent store without create must fail");
+	cr_assert_eq(cas_store_open_local(tmpdir, true, &s), 0);
+	return s;
+}
+
+#define CONFORMANCE(name)                                                      \
+	static void name(struct cas_store *s, bool local);                     \
+	Test(memory, name)                                                     \
+	{                                                                      \
+		struct cas_store *s = open_backend(false);                     \
+		name(s, false);                                                \
+		cas_store_free(s);                                             \
+	}                                                                      \
+	Test(local, name)                                                      \
+	{                                                                      \
+		struct cas_store *s = open_backend(true);                      \
+		name(s, true);                                                 \
+		cas_store_free(s);                                             \
+		rm_tmpdir();                                                   \
+	}                                                                      \
+	static void name(struct cas_store *s, bool local)
+
+static void read_all(struct cas_blob_service *b, const struct cas_digest *d,
+		     struct cas_buf *out)
+{
+	int fd;
+	uint8_t tmp[4096];
+	ssize_t k;
+
+	cr_assert_eq(cas_blob_open(b, d, &fd), 0);
+	while ((k = cas_read_full(fd, tmp, sizeof(tmp))) > 0)
+		cr_assert_eq(cas_buf_append(out, tmp, (size_t)k), 0);
+	cr_assert_geq(k, 0);
+	close(fd);
+}
+
+CONFORMANCE(blob_put_get)
+{
+	struct cas_digest d, d2, missing;
+	struct cas_buf got = { 0 };
+	int fd;
+
+	(void)local;
+	cr_assert_eq(cas_blob_put(s->blobs, "Hello World!", 12, &d), 0);
+	assert_digest_hex(d.bytes, 32,
+			  "5ca7815adcb484e9a136c11efe69c1d530176d549b5d18d038eb5280b4b3470c");
+	cr_assert_eq(cas_blob_has(s->blobs, &d), 1);
+	read_all(s->blobs, &d, &got);
+	cr_assert_eq(got.len, 12);
+	cr_assert_arr_eq(got.data, "Hello World!", 12);
+	/* idempotent */
+	cr_assert_eq(cas_blob_put(s->blobs, "Hello World!", 12, &d2), 0);
+	cr_assert(cas_digest_eq(&d, &d2));
+	cr_assert_eq(cas_blob_verify(s->blobs, &d, 12), 0);
+	cr_assert_eq(cas_blob_verify(s->blobs, &d, 13), -EBADMSG);
+	memset(missing.bytes, 0x42, 32);
+	cr_assert_eq(cas_blob_has(s->blobs, &missing), 0);
+	cr_assert_eq(cas_blob_open(s->blobs, &missing, &fd), -ENOENT);
+	cas_buf_release(&got);
+}
+
+CONFORMANCE(blob_empty_and_large)
+{
+	size_t n = 3 * 1024 * 1024 + 17;
+	uint8_t *p = malloc(n);
+	struct cas_blob_writer *w;
+	struct cas_digest d, want;
+	struct cas_buf got = { 0 };
+	uint64_t size;
+
+	(void)local;
+	cr_assert_eq(cas_blob_put(s->blobs, "", 0, &d), 0);
+	assert_digest_hex(d.bytes, 32,
+			  "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+	read_all(s->blobs, &d, &got);
+	cr_assert_eq(got.len, 0);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + (i >> 13));
+	cas_blake3(p, n, &want);
+	cr_assert_eq(cas_blob_writer_new(s->blobs, &w), 0);
+	for (size_t off = 0; off < n; off += 100000)
+		cr_assert_eq(cas_blob_writer_write(w, p + off,
+						   n - off < 100000 ? n - off
+								    : 100000),
+			     0);
+	cr_assert_eq(cas_blob_writer_commit(w, &d, &size), 0);
+	cr_assert(cas_digest_eq(&d, &want));
+	cr_assert_eq(size, n);
+	got.len = 0;
+	read_all(s->blobs, &d, &got);
+	cr_assert_eq(got.len, n);
+	cr_assert_arr_eq(got.data, p, n);
+	cas_buf_release(&got);
+	free(p);
+}
+
+CONFORMANCE(blob_abort_and_stage)
+{
+	struct cas_blob_writer *w;
+	struct cas_digest d, d2;
+	void *tok, *tok2;
+
+	(void)local;
+	cr_assert_eq(cas_blob_writer_new(s->blobs, &w), 0);
+	cr_assert_eq(cas_blob_writer_write(w, "aborted", 7), 0);
+	cas_blob_writer_abort(w);
+	cas_blake3("aborted", 7, &d);
+	cr_assert_eq(cas_blob_has(s->blobs, &d), 0);
+
+	/* staged blobs are invisible until published */
+	cr_assert_eq(cas_blob_writer_new(s->blobs, &w), 0);
+	cr_assert_eq(cas_blob_writer_write(w, "staged", 6), 0);
+	cr_assert_eq(cas_blob_writer_stage(w, &d, NULL, &tok), 0);
+	cr_assert_eq(cas_blob_has(s->blobs, &d), 0);
+	cr_assert_eq(cas_blob_writer_new(s->blobs, &w), 0);
+	cr_assert_eq(cas_blob_writer_write(w, "dropped", 7), 0);
+	cr_assert_eq(cas_blob_writer_stage(w, &d2, NULL, &tok2), 0);
+	cr_assert_eq(cas_blob_publish(s->blobs, &tok, 1), 0);
+	cas_blob_discard(s->blobs, &tok2, 1);
+	cr_assert_eq(cas_blob_has(s->blobs, &d), 1);
+	cr_assert_eq(cas_blob_has(s->blobs, &d2), 0);
+}
+
+static int count_blob(const struct cas_digest *d, void *ud)
+{
+	(void)d;
+	(*(int *)ud)++;
+	return 0;
+}
+
+CONFORMANCE(blob_for_each)
+{
+	struct cas_digest d;
+	int n = 0;
+
+	(void)local;
+	cr_assert_eq(cas_blob_put(s->blobs, "a", 1, &d), 0);
+	cr_assert_eq(cas_blob_put(s->blobs, "b", 1, &d), 0);
+	cr_assert_eq(cas_blob_put(s->blobs, "a", 1, &d), 0);
+	cr_assert_eq(cas_blob_for_each(s->blobs, count_blob, &n), 0);
+	cr_assert_eq(n, 2);
+}
+
+CONFORMANCE(directory_put_get)
+{
+	struct cas_directory *d = cas_directory_new(), *got;
+	struct cas_node n = { .type = CAS_NODE_FILE };
+	struct cas_digest dg, missing;
+	struct cas_buf bad = { 0 };
+
+	(void)local;
+	n.name = strdup(".keep");
+	cas_blake3("", 0, &n.digest);
+	cr_assert_eq(cas_directory_add(d, &n), 0);
+	cr_assert_eq(cas_directory_put(s->dirs, d, &dg), 0);
+	assert_digest_hex(dg.bytes, 32,
+			  "8b5b5d642b646bb8ed504b0862c39413e87e57491497de7bd075953f7b83810e");
+	cr_assert_eq(cas_directory_get(s->dirs, &dg, &got), 0);
+	cr_assert_eq(got->n, 1);
+	cr_assert_str_eq(got->entries[0].name, ".keep");
+	cas_directory_free(got);
+	/* put again: fine */
+	cr_assert_eq(cas_directory_put(s->dirs, d, &dg), 0);
+	memset(missing.bytes, 1, 32);
+	cr_assert_eq(cas_directory_get(s->dirs, &missing, &got), -ENOENT);
+	/* bytes stored under the wrong digest are caught on read */
+	cr_assert_eq(cas_buf_append(&bad, "\x12\x00", 2), 0);
+	cr_assert_eq(cas_directory_put_many(s->dirs, &bad, &missing, 1), 0);
+	cr_assert_eq(cas_directory_get(s->dirs, &missing, &got), -EBADMSG);
+	cas_buf_release(&bad);
+	cas_directory_free(d);
+}
+
+static struct cas_path_info sample_info(const char *basename)
+{
+	struct cas_path_info pi = { .ca_kind = CAS_CA_NAR_SHA256 };
+
+	cr_assert_eq(cas_store_path_parse(basename, &pi.path, NULL), 0);
+	pi.root.type = CAS_NODE_SYMLINK;
+	pi.root.name = strdup("");
+	pi.root.target = strdup("/nix/store/somewhereelse");
+	pi.nar_size = 136;
+	unhex("097d397e9b5826384eaa16c457715d1c1a51670313ead0f58566e0b232539cf1",
+	      pi.nar_sha256.bytes, 32);
+	memcpy(pi.ca_digest, pi.nar_sha256.bytes, 32);
+	pi.ca_digest_len = 32;
+	pi.refs = calloc(1, sizeof(*pi.refs));
+	cr_assert_eq(cas_store_path_parse("00bgd045z0d4icpbc2yyz4gx48ak44la-dep",
+					  &pi.refs[0], NULL), 0);
+	pi.nrefs = 1;
+	pi.sigs = calloc(1, sizeof(*pi.sigs));
+	pi.sigs[0].name = strdup("cache.example.org-1");
+	memset(pi.sigs[0].data, 0xab, 64);
+	pi.nsigs = 1;
+	pi.has_deriver = true;
+	cr_assert_eq(cas_store_path_parse("00bgd045z0d4icpbc2yyz4gx48ak44la-foo",
+					  &pi.deriver, NULL), 0);
+	return pi;
+}
+
+static int collect_names(const struct cas_path_info *pi, void *ud)
+{
+	char b[CAS_STORE_PATH_BASENAME_MAX];
+
+	cas_store_path_basename(&pi->path, b);
+	return cas_buf_printf(ud, "%s;", b);
+}
+
+CONFORMANCE(path_info_put_get_list)
+{
+	struct cas_path_info pi = sample_info(
+		"n4hss129xrln71w0nss39bcx6hzsh9bg-hello");
+	struct cas_path_info pi2 = sample_info(
+		"0c5b8vw40dy178xlpddw65q9gf1h2186-other");
+	struct cas_path_info got;
+	struct cas_store_path other;
+	struct cas_buf names = { 0 };
+	char ca[200];
+
+	(void)local;
+	cr_assert_eq(cas_path_info_put(s->infos, &pi), 0);
+	cr_assert_eq(cas_path_info_put(s->infos, &pi2), 0);
+	cr_assert_eq(cas_path_info_get(s->infos, &pi.path, &got), 0);
+	cr_assert_str_eq(got.path.name, "hello");
+	cr_assert_eq(got.root.type, CAS_NODE_SYMLINK);
+	cr_assert_str_eq(got.root.target, "/nix/store/somewhereelse");
+	cr_assert_eq(got.nar_size, 136);
+	cr_assert_arr_eq(got.nar_sha256.bytes, pi.nar_sha256.bytes, 32);
+	cr_assert_eq(got.nrefs, 1);
+	cr_assert_str_eq(got.refs[0].name, "dep");
+	cr_assert_eq(got.nsigs, 1);
+	cr_assert_str_eq(got.sigs[0].name, "cache.example.org-1");
+	cr_assert(got.has_deriver);
+	cr_assert_str_eq(got.deriver.name, "foo");
+	cas_path_info_ca_string(&got, ca, sizeof(ca));
+	cr_assert_str_eq(ca, "fixed:r:sha256:"
+			     "1wcwacrb5q36hpsx1shk0dkm26hwbmqmgi0nm973h9jqkdz3jz89"
+			     /* nix hash to-base32 097d...39cf1 */ "");
+	cas_path_info_release(&got);
+	/* same digest, other name: absent */
+	other = pi.path;
+	memcpy(other.name, "hellp", 6);
+	cr_assert_eq(cas_path_info_get(s->infos, &other, &got), -ENOENT);
+	cr_assert_eq(cas_path_info_list(s->infos, collect_names, &names), 0);
+	cr_assert_eq(cas_buf_append(&names, "", 1), 0);
+	/* in digest order: 0c5b... sorts before n4hss... by raw bytes here */
+	cr_assert(strstr((char *)names.data, "-hello;") != NULL);
+	cr_assert(strstr((char *)names.data, "-other;") != NULL);
+	cas_buf_release(&names);
+	cas_path_info_release(&pi);
+	cas_path_info_release(&pi2);
+}
+
+struct mem_reader {
+	const uint8_t *p;
+	size_t n, pos;
+};
+
+static long mem_read(void *ud, void *buf, size_t n)
+{
+	struct mem_reader *m = ud;
+	size_t k = m->n - m->pos < n ? m->n - m->pos : n;
+
+	if (k)
+		memcpy(buf, m->p + m->pos, k);
+	m->pos += k;
+	return (long)k;
+}
+
+static int buf_write(void *ud, const void *p, size_t n)
+{
+	return cas_buf_append(ud, p, n);
+}
+
+static void load(const char *path, struct cas_buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t tmp[65536];
+	size_t k;
+
+	cr_assert_not_null(f, "cannot open %s", path);
+	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		cr_assert_eq(cas_buf_append(out, tmp, k), 0);
+	fclose(f);
+}
+
+/* NAR -> castore -> NAR, with the golden directory digest on the way. */
+CONFORMANCE(import_export_nar)
+{
+	struct cas_buf nar = { 0 }, out = { 0 };
+	struct mem_reader m;
+	struct cas_path_info pi;
+	struct cas_node node;
+	struct cas_sha256 sha;
+	uint64_t size;
+	char abs[CAS_STORE_PATH_ABS_MAX];
+
+	(void)local;
+	load(GOLDEN_DIR "/nar/valid/complicated.nar", &nar);
+	m = (struct mem_reader){ nar.data, nar.len, 0 };
+	cr_assert_eq(cas_import_nar(s, mem_read, &m, "complicated", NULL,
+				    UINT64_MAX, &pi), 0);
+	cr_assert_eq(pi.root.type, CAS_NODE_DIRECTORY);
+	assert_digest_hex(pi.root.digest.bytes, 32,
+			  "3f951a15afd586fb3121ef4d13d582e811ce0e5a7f21c0497fd87490e9e2355a");
+	cr_assert_eq(pi.root.size, 4);
+	cr_assert_eq(pi.nar_size, 840);
+	assert_digest_hex(pi.nar_sha256.bytes, 32,
+			  "ebd52279a8df024c9fd5718de4103bf5e760dc7f2cf49044ee7dea87ab16911a");
+	cr_assert_eq(cas_export_nar(s, &pi.root, buf_write, &out, NULL), 0);
+	cr_assert_eq(out.len, nar.len);
+	cr_assert_arr_eq(out.data, nar.data, nar.len);
+	cr_assert_eq(cas_nar_hash(s, &pi.root, &sha, &size, NULL), 0);
+	cr_assert_eq(size, 840);
+	/* resolve a sub path */
+	cas_store_path_absolute(&pi.path, abs);
+	cr_assert_eq(cas_buf_printf(&out, "%s", ""), 0);
+	{
+		char sub[CAS_STORE_PATH_ABS_MAX + 16];
+
+		snprintf(sub, sizeof(sub), "%s/keep/.keep", abs);
+		cr_assert_eq(cas_store_resolve(s, sub, NULL, &node), 0);
+		cr_assert_eq(node.type, CAS_NODE_FILE);
+		cr_assert_str_eq(node.name, ".keep");
+		cas_node_release(&node);
+		snprintf(sub, sizeof(sub), "%s/aa/x", abs);
+		cr_assert_eq(cas_store_resolve(s, sub, NULL, &node), -ENOTDIR);
+		snprintf(sub, sizeof(sub), "%s/nope", abs);
+		cr_assert_eq(cas_store_resolve(s, sub, NULL, &node), -ENOENT);
+	}
+	cas_path_info_release(&pi);
+	cas_buf_release(&nar);
+	cas_buf_release(&out);
+}
+
+static int count_info(const struct cas_path_info *pi, void *ud)
+{
+	(void)pi;
+	(*(int *)ud)++;
+	return 0;
+}
+
+/* A NAR failing its expected hash, or malformed, leaves no trace. */
+CONFORMANCE(rejected_nar_leaves_nothing)
+{
+	struct cas_buf nar = { 0 };
+	struct mem_reader m;
+	struct cas_path_info pi;
+	struct cas_sha256 wrong = { { 0 } };
+	int n = 0;
+
+	(void)local;
+	load(GOLDEN_DIR "/nar/valid/hello-file.nar", &nar);
+	m = (struct mem_reader){ nar.data, nar.len, 0 };
+	cr_assert_eq(cas_import_nar(s, mem_read, &m, "hello", &wrong,
+				    UINT64_MAX, &pi), -EBADMSG);
+	m = (struct mem_reader){ nar.data, nar.len, 0 };
+	cr_assert_eq(cas_import_nar(s, mem_read, &m, "hello", NULL, 127, &pi),
+		     -EBADMSG);
+	/* trailing garbage after a complete archive */
+	cr_assert_eq(cas_buf_append(&nar, "\0\0\0\0\0\0\0\0", 8), 0);
+	m = (struct mem_reader){ nar.data, nar.len, 0 };
+	cr_assert_eq(cas_import_nar(s, mem_read, &m, "hello", NULL, UINT64_MAX,
+				    &pi), -EBADMSG);
+	cr_assert_eq(cas_blob_for_each(s->blobs, count_blob, &n), 0);
+	cr_assert_eq(n, 0, "a rejected NAR left %d blobs", n);
+	cr_assert_eq(cas_path_info_list(s->infos, count_info, &n), 0);
+	cr_assert_eq(n, 0);
+	cas_buf_release(&nar);
+}
+
+struct thread_arg {
+	struct cas_store *s;
+	const struct cas_buf *nar;
+	int r;
+};
+
+static void *import_thread(void *p)
+{
+	struct thread_arg *a = p;
+
+	for (int i = 0; i < 20 && a->r == 0; i++) {
+		struct mem_reader m = { a->nar->data, a->nar->len, 0 };
+		struct cas_path_info pi;
+
+		a->r = cas_import_nar(a->s, mem_read, &m, "complicated", NULL,
+				      UINT64_MAX, &pi);
+		if (a->r == 0)
+			cas_path_info_release(&pi);
+	}
+	return NULL;
+}
+
+/* Concurrent writers of the same content all succeed. */
+CONFORMANCE(concurrent_imports)
+{
+	struct cas_buf nar = { 0 };
+	struct thread_arg a[4];
+	pthread_t t[4];
+
+	(void)local;
+	load(GOLDEN_DIR "/nar/valid/complicated.nar", &nar);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct thread_arg){ s, &nar, 0 };
+		cr_assert_eq(pthread_create(&t[i], NULL, import_thread, &a[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert_eq(a[i].r, 0, "thread %d: %s", i, strerror(-a[i].r));
+	}
+	cas_buf_release(&nar);
+}
+
+/* Local only: two handles on one directory see each other's writes, and
+ * data survives reopening. */
+Test(local, shared_and_persistent)
+{
+	struct cas_store *a = open_backend(true), *b;
+	struct cas_path_info pi = sample_info("n4hss129xrln71w0nss39bcx6hzsh9bg-hello");
+	struct cas_path_info got;
+	struct cas_digest d;
+
+	cr_assert_eq(cas_store_open_local(tmpdir, false, &b), 0);
+	cr_assert_eq(cas_path_info_put(a->infos, &pi), 0);
+	cr_assert_eq(cas_blob_put(a->blobs, "x", 1, &d), 0);
+	cr_assert_eq(cas_path_info_get(b->infos, &pi.path, &got), 0);
+	cas_path_info_release(&got);
+	cr_assert_eq(cas_blob_has(b->blobs, &d), 1);
+	cas_store_free(a);
+	cas_store_free(b);
+	cr_assert_eq(cas_store_open_local(tmpdir, false, &b), 0);
+	cr_assert_eq(cas_path_info_get(b->infos, &pi.path, &got), 0);
+	cas_path_info_release(&got);
+	cas_store_free(b);
+	cas_path_info_release(&pi);
+	rm_tmpdir();
+}
