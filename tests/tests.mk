@@ -33,7 +33,7 @@ check: all check-unit check-fuzz check-cli check-fuse
 
 BATS ?= bats
 check-cli: all
-	$(BATS) tests/cli
+	$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(BATS) tests/cli
 
 # Fuzz targets.  check-fuzz links each with the replay driver and runs the
 # committed corpus through it; `make fuzz` builds them with clang's
@@ -68,3 +68,24 @@ fuzz:
 	done
 
 .PHONY: fuzz
+
+# Mount tests: real FUSE mounts through the binary of this build.
+$(B)/tests/mkfixture: tests/fuse/mkfixture.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
+
+# Mounting needs root and /dev/fuse.  Outside CI a machine without them
+# skips (and says so); in CI (CI set) the tests run and fail instead.
+check-fuse: all $(B)/tests/mkfixture
+	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
+		echo "check-fuse: SKIPPED: mount tests need root and /dev/fuse"; \
+	else \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) \
+			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse; \
+	fi
+
+bench-import: all
+	bench/import.sh
+
+.PHONY: bench-import

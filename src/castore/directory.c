@@ -199,7 +199,7 @@ static int sorted_names(ProtobufCBinaryData *const *names, size_t n)
 	for (size_t i = 1; i < n; i++) {
 		const ProtobufCBinaryData *a = names[i - 1], *b = names[i];
 		size_t m = a->len < b->len ? a->len : b->len;
-		int c = memcmp(a->data, b->data, m);
+		int c = m ? memcmp(a->data, b->data, m) : 0; /* data may be NULL */
 
 		if (c > 0 || (c == 0 && a->len >= b->len))
 			return -EBADMSG;

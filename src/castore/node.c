@@ -130,16 +130,23 @@ void cas_node_proto_free(struct Castore__Node *p)
 	free(p); /* first member of struct node_proto */
 }
 
+/* protobuf-c leaves data NULL for empty bytes: no mem* call on it then */
+static bool has_nul(const ProtobufCBinaryData *b)
+{
+	return b->len && memchr(b->data, 0, b->len);
+}
+
 static char *dup_bytes(const ProtobufCBinaryData *b)
 {
 	char *s;
 
-	if (memchr(b->data, 0, b->len))
+	if (has_nul(b))
 		return NULL;
 	s = malloc(b->len + 1);
 	if (!s)
 		return NULL;
-	memcpy(s, b->data, b->len);
+	if (b->len)
+		memcpy(s, b->data, b->len);
 	s[b->len] = 0;
 	return s;
 }
@@ -178,7 +185,7 @@ int cas_node_from_proto(const struct Castore__Node *p, struct cas_node *ret)
 			return -EBADMSG;
 		memcpy(n.digest.bytes, digest->data, CAS_DIGEST_SIZE);
 	}
-	if (memchr(name->data, 0, name->len))
+	if (has_nul(name))
 		return -EBADMSG;
 	n.name = dup_bytes(name);
 	if (!n.name)

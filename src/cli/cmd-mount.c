@@ -87,6 +87,12 @@ static int serve(struct mount_args *a, int ready_fd)
 
 	if (cli_open_store(false, &s) < 0)
 		return 1;
+	/* A shell starts background jobs with SIGINT ignored, and libfuse
+	 * only handles signals left at their default: restore it, so SIGINT,
+	 * SIGTERM and SIGHUP always end the mount cleanly. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	a->fs.ready = signal_ready;
 	a->fs.ready_ud = &ready_fd;
 	r = cas_fs_serve(s, a->mountpoint, &a->fs, &why);

@@ -617,8 +617,10 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	reply_xattr(req, names, len, size);
 }
 
+/* f_files is the number of inodes the daemon holds: what forget frees. */
 static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	struct fs *fs = fs_of(req);
 	struct statvfs sv = {
 		.f_bsize = 4096,
 		.f_frsize = 4096,
@@ -627,6 +629,9 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 	};
 
 	(void)ino;
+	pthread_mutex_lock(&fs->inodes.lock);
+	sv.f_files = fs->inodes.count;
+	pthread_mutex_unlock(&fs->inodes.lock);
 	fuse_reply_statfs(req, &sv);
 }
 

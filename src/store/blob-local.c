@@ -25,7 +25,7 @@ struct blob_local_writer {
 	struct cas_blob_writer base;
 	struct blob_local *svc;
 	int fd;
-	char tmpname[64]; /* "" for O_TMPFILE */
+	char tmpname[64]; /* "tmp/...", "" once handed on or removed */
 	uint8_t *buf;     /* write coalescing */
 	size_t len;
 };
@@ -107,27 +107,44 @@ static void blw_abort(struct cas_blob_writer *base)
 	free(w);
 }
 
-static int publish(struct blob_local_writer *w, const char *path)
+/* Rename a temp file to its blob path; an existing blob wins (the temp
+ * file is then left for the caller to remove). */
+static int rename_into_place(struct cas_local *l, const char *tmpname,
+			     char path[68])
 {
-	int bfd = w->svc->l->blobs_fd;
-	char proc[64];
+	int bfd = l->blobs_fd;
 
-	if (w->tmpname[0]) {
-		if (renameat2(bfd, w->tmpname, bfd, path, RENAME_NOREPLACE) < 0)
-			return errno == EEXIST ? 0 : cas_neg_errno();
-		w->tmpname[0] = 0;
-		return 0;
+	for (int tries = 0; tries < 2; tries++) {
+		if (renameat2(bfd, tmpname, bfd, path, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST)
+			return 1;
+		if (errno != ENOENT || tries)
+			break;
+		/* the shard directory is missing: make it, try again */
+		path[2] = 0;
+		if (mkdirat(bfd, path, 0755) < 0 && errno != EEXIST) {
+			path[2] = '/';
+			return cas_neg_errno();
+		}
+		path[2] = '/';
 	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
-	if (linkat(AT_FDCWD, proc, bfd, path, AT_SYMLINK_FOLLOW) < 0)
-		return errno == EEXIST ? 0 : cas_neg_errno();
-	return 0;
+	return cas_neg_errno();
+}
+
+static int publish(struct blob_local_writer *w, char path[68])
+{
+	int r = rename_into_place(w->svc->l, w->tmpname, path);
+
+	if (r == 0)
+		w->tmpname[0] = 0; /* published: nothing to remove */
+	return r < 0 ? r : 0;
 }
 
 static int blw_commit(struct cas_blob_writer *base, const struct cas_digest *d)
 {
 	struct blob_local_writer *w = (struct blob_local_writer *)base;
-	char path[68], dir[3];
+	char path[68];
 	int r;
 
 	blob_path(d, path);
@@ -136,13 +153,6 @@ static int blw_commit(struct cas_blob_writer *base, const struct cas_digest *d)
 		goto out; /* already stored: nothing to publish */
 	if (r >= 0 && fdatasync(w->fd) < 0)
 		r = cas_neg_errno();
-	if (r >= 0) {
-		memcpy(dir, path, 2);
-		dir[2] = 0;
-		if (mkdirat(w->svc->l->blobs_fd, dir, 0755) < 0 &&
-		    errno != EEXIST)
-			r = cas_neg_errno();
-	}
 	if (r >= 0)
 		r = publish(w, path);
 out:
@@ -155,35 +165,25 @@ struct bl_staged {
 	char tmpname[64];
 };
 
-static int random_tmpname(char out[64])
+/* Temp names: a random per-process prefix and a counter; O_EXCL makes a
+ * clash with another process an error, retried with the next number. */
+static int next_tmpname(char out[64])
 {
-	uint64_t rnd;
+	static uint64_t prefix, counter;
+	uint64_t p = __atomic_load_n(&prefix, __ATOMIC_RELAXED), rnd;
 
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		return -EIO;
-	snprintf(out, 64, "tmp/%016llx", (unsigned long long)rnd);
-	return 0;
-}
-
-/* Give the O_TMPFILE a name in blobs/tmp/ (invisible as a blob). */
-static int link_tmpfile(struct blob_local_writer *w, char out[64])
-{
-	int bfd = w->svc->l->blobs_fd;
-	char proc[64];
-	int r;
-
-	if (mkdirat(bfd, "tmp", 0755) < 0 && errno != EEXIST)
-		return cas_neg_errno();
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
-	for (int tries = 0; tries < 16; tries++) {
-		if ((r = random_tmpname(out)) < 0)
-			return r;
-		if (linkat(AT_FDCWD, proc, bfd, out, AT_SYMLINK_FOLLOW) == 0)
-			return 0;
-		if (errno != EEXIST)
-			break;
+	if (!p) {
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			return -EIO;
+		rnd |= 1;
+		__atomic_compare_exchange_n(&prefix, &p, rnd, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		p = __atomic_load_n(&prefix, __ATOMIC_RELAXED);
 	}
-	return cas_neg_errno();
+	snprintf(out, 64, "tmp/%016llx-%llu", (unsigned long long)p,
+		 (unsigned long long)__atomic_add_fetch(&counter, 1,
+							__ATOMIC_RELAXED));
+	return 0;
 }
 
 static int blw_stage(struct cas_blob_writer *base, const struct cas_digest *d,
@@ -195,12 +195,8 @@ static int blw_stage(struct cas_blob_writer *base, const struct cas_digest *d,
 
 	if (r >= 0) {
 		st->d = *d;
-		if (w->tmpname[0]) {
-			memcpy(st->tmpname, w->tmpname, sizeof(st->tmpname));
-			w->tmpname[0] = 0; /* now owned by the token */
-		} else {
-			r = link_tmpfile(w, st->tmpname);
-		}
+		memcpy(st->tmpname, w->tmpname, sizeof(st->tmpname));
+		w->tmpname[0] = 0; /* now owned by the token */
 	}
 	blw_abort(base);
 	if (r < 0) {
@@ -248,19 +244,12 @@ static int bl_publish(struct cas_blob_service *s, void **tokens, size_t n)
 		char path[68];
 
 		blob_path(&st->d, path);
-		path[2] = 0;
-		if (mkdirat(bfd, path, 0755) < 0 && errno != EEXIST) {
-			r = cas_neg_errno();
+		r = rename_into_place(b->l, st->tmpname, path);
+		if (r < 0)
 			break;
-		}
-		path[2] = '/';
-		if (renameat2(bfd, st->tmpname, bfd, path, RENAME_NOREPLACE) < 0) {
-			if (errno != EEXIST) {
-				r = cas_neg_errno();
-				break;
-			}
+		if (r == 1) /* already there */
 			unlinkat(bfd, st->tmpname, 0);
-		}
+		r = 0;
 		free(st);
 	}
 	/* drop what was not published */
@@ -275,10 +264,8 @@ static int open_named_temp(struct blob_local_writer *w)
 	int bfd = w->svc->l->blobs_fd;
 	int r;
 
-	if (mkdirat(bfd, "tmp", 0755) < 0 && errno != EEXIST)
-		return cas_neg_errno();
 	for (int tries = 0; tries < 16; tries++) {
-		if ((r = random_tmpname(w->tmpname)) < 0)
+		if ((r = next_tmpname(w->tmpname)) < 0)
 			return r;
 		w->fd = openat(bfd, w->tmpname,
 			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
@@ -308,14 +295,11 @@ static int bl_writer_new(struct cas_blob_service *s,
 		free(w);
 		return -ENOMEM;
 	}
-	w->fd = openat(w->svc->l->blobs_fd, ".",
-		       O_TMPFILE | O_WRONLY | O_CLOEXEC, 0444);
-	if (w->fd < 0) {
-		r = open_named_temp(w);
-		if (r < 0) {
-			blw_abort(&w->base);
-			return r;
-		}
+	w->fd = -1;
+	r = open_named_temp(w);
+	if (r < 0) {
+		blw_abort(&w->base);
+		return r;
 	}
 	*ret = &w->base;
 	return 0;

@@ -3,22 +3,23 @@
  *
  * Layout of the store directory:
  *   blobs/<2 hex>/<64 hex>   blob bytes, mode 0444, never modified
- *   blobs/tmp/               staged blobs not yet published; never read
- *                            as blobs
+ *   blobs/tmp/               blobs being written or staged; never read as
+ *                            blobs; files older than a day are removed when
+ *                            the store is opened for writing
  *   meta.lmdb                LMDB (one file, plus meta.lmdb-lock):
  *                              "directories": digest(32) -> canonical Directory
  *                              "pathinfo":    store path digest(20) -> PathInfo
  *
- * Blob write: an anonymous O_TMPFILE in blobs/ (a named temp file in
- * blobs/tmp/ where O_TMPFILE is unsupported).  Committed at once: written,
- * fdatasync'ed, published with linkat (or renameat2 RENAME_NOREPLACE).
- * Staged (what importers do): linked as blobs/tmp/<random>, and published
- * in a batch: one syncfs, then no-replace renames, then syncfs again.
+ * Blob write: a temp file blobs/tmp/<random prefix>-<counter> (O_EXCL).
+ * Committed at once: fdatasync'ed, then renamed to its blob path with
+ * RENAME_NOREPLACE.  Staged (what importers do): left in tmp/ and published
+ * in a batch: one syncfs, then the no-replace renames, then syncfs again --
+ * no per-file fsync, and nothing visible before the input was validated.
  * EEXIST on publishing means another writer published the same content
  * first, which is success.  A killed writer leaves no file at a blob path
- * (at most an orphan in blobs/tmp/).  Metadata commits call syncfs() on the
- * store first, so a directory or PathInfo never becomes durable before the
- * blobs it names.
+ * (at most a temp file).  Metadata commits call syncfs() on the store
+ * first, so a directory or PathInfo never becomes durable before the blobs
+ * it names.
  *
  * Concurrency: any number of processes and threads may read and write; LMDB
  * serialises writers and gives readers snapshots (MDB_NOTLS: transactions

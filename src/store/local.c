@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -57,6 +59,49 @@ int cas_local_sync(struct cas_local *l)
 	return syncfs(l->root_fd) < 0 ? cas_neg_errno() : 0;
 }
 
+/* A temp file older than this belongs to a writer that died. */
+#define STALE_TMP_SECONDS (24 * 3600)
+
+/* blobs/tmp and the 256 shard directories, made once so that writers need
+ * no mkdir per blob; and a sweep of temp files left by dead writers. */
+static int prepare_blobs(int bfd)
+{
+	struct stat st;
+	time_t now = time(NULL);
+	DIR *d;
+	struct dirent *e;
+	int fd;
+
+	if (mkdirat(bfd, "tmp", 0755) < 0 && errno != EEXIST)
+		return cas_neg_errno();
+	if (fstatat(bfd, "ff", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		for (int i = 0; i < 256; i++) {
+			char sub[3];
+
+			snprintf(sub, sizeof(sub), "%02x", i);
+			if (mkdirat(bfd, sub, 0755) < 0 && errno != EEXIST)
+				return cas_neg_errno();
+		}
+	}
+	fd = openat(bfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return cas_neg_errno();
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now - st.st_mtime > STALE_TMP_SECONDS)
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
 static int local_open(const char *path, bool create, struct cas_local **ret)
 {
 	struct cas_local *l = calloc(1, sizeof(*l));
@@ -91,6 +136,8 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 		r = cas_neg_errno();
 		goto fail;
 	}
+	if (create && (r = prepare_blobs(l->blobs_fd)) < 0)
+		goto fail;
 	if (asprintf(&meta, "%s/meta.lmdb", path) < 0) {
 		meta = NULL;
 		r = -ENOMEM;

@@ -1,0 +1,63 @@
+# Mount helpers for the FUSE tests (bats).  Mounts are real; every mount
+# is waited for through --ready-fd (no sleeping) and unmounted on teardown.
+
+CASTORE="${CASTORE:-$BATS_TEST_DIRNAME/../../castore}"
+MKFIXTURE="${MKFIXTURE:-$BATS_TEST_DIRNAME/../../build/tests/mkfixture}"
+GEN_TREE="$BATS_TEST_DIRNAME/../gen-tree.py"
+export NIX_CONFIG=$'experimental-features = nix-command\nsubstituters =\nbuild-users-group =\nsandbox = false'
+
+# mount_castore MNT [mount options...]: mounts $CASTORE_STORE at MNT in the
+# background; sets MOUNT_PID.  Fails if the mount does not become live.
+mount_castore() {
+	local mnt="$1" fifo line
+	shift
+	mkdir -p "$mnt"
+	fifo=$(mktemp -u "$BATS_FILE_TMPDIR/ready.XXXXXX")
+	mkfifo "$fifo"
+	# fd 3 is bats' own: close it in the daemon or bats waits for it
+	"$CASTORE" mount --ready-fd 9 "$@" "$mnt" 9>"$fifo" 3>&- &
+	MOUNT_PID=$!
+	if ! read -r -t 20 line < "$fifo" || [ "$line" != ready ]; then
+		rm -f "$fifo"
+		echo "mount of $mnt did not become ready" >&2
+		return 1
+	fi
+	rm -f "$fifo"
+	mountpoint -q "$mnt"
+}
+
+# unmount_castore MNT PID: fusermount3 -u, then wait for the daemon;
+# sets UNMOUNT_RC to its exit status.  (Not in $(...): a subshell cannot
+# wait for its parent's children.)
+unmount_castore() {
+	local mnt="$1" pid="$2"
+	UNMOUNT_RC=0
+	fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null || true
+	wait "$pid" || UNMOUNT_RC=$?
+}
+
+# xattr PATH NAME: the value of an extended attribute.
+xattr() {
+	python3 -c 'import os, sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())' "$1" "$2"
+}
+
+# errno_of PYTHON-EXPR: run an os call on the mount and print the errno
+# name it fails with ("OK" if it does not fail).
+errno_of() {
+	python3 - "$@" <<'PY'
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def getxattr_small(p, name, size):
+    buf = ctypes.create_string_buffer(max(size, 1))
+    r = libc.getxattr(p.encode(), name.encode(), buf, ctypes.c_size_t(size))
+    if r < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return r
+try:
+    eval(sys.argv[1])
+    print("OK")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+PY
+}
