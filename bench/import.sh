@@ -25,7 +25,8 @@ now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 {
-printf '%-28s %9s %8s %12s %12s %7s\n' tree entries MiB "nix-store" castore ratio
+printf '%-22s %8s %6s | %-26s | %-26s\n' "" "" "" "returned" "durable (+ sync)"
+printf '%-22s %8s %6s | %8s %8s %7s | %8s %8s %7s\n' tree entries MiB nix castore ratio nix castore ratio
 for tree in "${trees[@]}"; do
 	entries=$(find "$tree" | wc -l)
 	mib=$(du -sm "$tree" | cut -f1)
@@ -33,23 +34,28 @@ for tree in "${trees[@]}"; do
 	cat $(find "$tree" -type f) > /dev/null 2>&1 || true
 	nixroot="$tmp/nixroot"
 	p=$(nix-store --store "$nixroot" --add "$tree")
-	nix_t=(); cas_t=()
+	nix_t=(); cas_t=(); nix_d=(); cas_d=()
 	for i in $(seq 1 "$RUNS"); do
 		nix-store --store "$nixroot" --delete "$p" > /dev/null 2>&1
 		# castore syncs the filesystem: flush everyone's writeback first,
 		# so neither tool pays for the other's
 		sync
 		s=$(now); nix-store --store "$nixroot" --add "$tree" > /dev/null; e=$(now)
-		nix_t+=("$(echo "$e - $s" | bc)")
+		sync; d=$(now)
+		nix_t+=("$(echo "$e - $s" | bc)"); nix_d+=("$(echo "$d - $s" | bc)")
 		rm -rf "$tmp/cas"
 		sync
 		s=$(now); "$CASTORE" --store "$tmp/cas" import "$tree" > /dev/null; e=$(now)
-		cas_t+=("$(echo "$e - $s" | bc)")
+		sync; d=$(now)
+		cas_t+=("$(echo "$e - $s" | bc)"); cas_d+=("$(echo "$d - $s" | bc)")
 	done
 	nm=$(printf '%s\n' "${nix_t[@]}" | median)
 	cm=$(printf '%s\n' "${cas_t[@]}" | median)
-	printf '%-28s %9d %8d %11.3fs %11.3fs %7.2f\n' "$tree" "$entries" "$mib" "$nm" "$cm" \
-		"$(echo "$cm / $nm" | bc -l)"
+	nd=$(printf '%s\n' "${nix_d[@]}" | median)
+	cd_=$(printf '%s\n' "${cas_d[@]}" | median)
+	printf '%-22s %8d %6d | %7.3fs %7.3fs %7.2f | %7.3fs %7.3fs %7.2f\n' \
+		"$tree" "$entries" "$mib" "$nm" "$cm" "$(echo "$cm / $nm" | bc -l)" \
+		"$nd" "$cd_" "$(echo "$cd_ / $nd" | bc -l)"
 done
 } | tee "$OUT"
 echo "(medians of $RUNS runs; written to $OUT)"

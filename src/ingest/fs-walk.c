@@ -119,7 +119,8 @@ static int walk_file(struct walk *w, int dirfd, const char *rel,
 	fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return cas_neg_errno();
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (left >= READ_BUF) /* worth a syscall only for big files */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if (w->sink->file_begin &&
 	    (r = w->sink->file_begin(w->ud, name, exec, left)) < 0)
 		return r;
