@@ -118,3 +118,5 @@ clean:
 
 .PHONY: all castore clean
 .DELETE_ON_ERROR:
+# generated sources are not intermediates: keep them between builds
+.SECONDARY: $(GEN_C) $(GEN_H)

@@ -123,6 +123,23 @@ static void maybe_grow(struct fs_inode_table *t)
 	t->nbuckets = nb;
 }
 
+/* The indexed inode for a key with a lookup and a ref taken, or NULL;
+ * called with the lock held. */
+static struct fs_inode *take_by_key(struct fs_inode_table *t,
+				    const struct cas_node *n, uint64_t h)
+{
+	struct fs_inode *i;
+
+	for (i = t->by_key[h & (t->nbuckets - 1)]; i; i = i->next_key) {
+		if (i->hash == h && key_eq(i, n)) {
+			i->nlookup++;
+			i->refs++;
+			return i;
+		}
+	}
+	return NULL;
+}
+
 int fs_inode_lookup_node(struct fs_inode_table *t, const struct cas_node *n,
 			 struct fs_inode **ret)
 {
@@ -130,16 +147,12 @@ int fs_inode_lookup_node(struct fs_inode_table *t, const struct cas_node *n,
 	struct fs_inode *i, *fresh;
 
 	pthread_mutex_lock(&t->lock);
-	for (i = t->by_key[h & (t->nbuckets - 1)]; i; i = i->next_key) {
-		if (i->hash == h && key_eq(i, n)) {
-			i->nlookup++;
-			i->refs++;
-			pthread_mutex_unlock(&t->lock);
-			*ret = i;
-			return 0;
-		}
-	}
+	i = take_by_key(t, n, h);
 	pthread_mutex_unlock(&t->lock);
+	if (i) {
+		*ret = i;
+		return 0;
+	}
 
 	/* allocate outside the lock; recheck afterwards */
 	fresh = calloc(1, sizeof(*fresh));
@@ -160,15 +173,12 @@ int fs_inode_lookup_node(struct fs_inode_table *t, const struct cas_node *n,
 	}
 
 	pthread_mutex_lock(&t->lock);
-	for (i = t->by_key[h & (t->nbuckets - 1)]; i; i = i->next_key) {
-		if (i->hash == h && key_eq(i, n)) {
-			i->nlookup++;
-			i->refs++;
-			pthread_mutex_unlock(&t->lock);
-			inode_free(fresh);
-			*ret = i;
-			return 0;
-		}
+	i = take_by_key(t, n, h);
+	if (i) {
+		pthread_mutex_unlock(&t->lock);
+		inode_free(fresh);
+		*ret = i;
+		return 0;
 	}
 	maybe_grow(t);
 	fresh->ino = t->next_ino++;

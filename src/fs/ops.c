@@ -29,6 +29,18 @@ static void reply_err(fuse_req_t req, int r)
 	fuse_reply_err(req, r < 0 ? -r : EIO);
 }
 
+/* The inode numbered ino (a ref taken), or NULL after replying ESTALE:
+ * the kernel asked about an inode this mount no longer knows. */
+static struct fs_inode *inode_or_reply(fuse_req_t req, struct fs *fs,
+				       fuse_ino_t ino)
+{
+	struct fs_inode *i = fs_inode_get(&fs->inodes, ino);
+
+	if (!i)
+		reply_err(req, -ESTALE);
+	return i;
+}
+
 /* The inode's listing, fetched on first use.  0, or -EIO when the
  * directory object is missing or corrupt (a hole in the store), or
  * another -errno. */
@@ -160,11 +172,9 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		lookup_root(req, fs, name);
 		return;
 	}
-	p = fs_inode_get(&fs->inodes, parent);
-	if (!p) {
-		reply_err(req, -ESTALE);
+	p = inode_or_reply(req, fs, parent);
+	if (!p)
 		return;
-	}
 	r = inode_dir(fs, p, &d);
 	if (r < 0) {
 		reply_err(req, r);
@@ -214,11 +224,9 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, 0);
 		return;
 	}
-	i = fs_inode_get(&fs->inodes, ino);
-	if (!i) {
-		reply_err(req, -ESTALE);
+	i = inode_or_reply(req, fs, ino);
+	if (!i)
 		return;
-	}
 	fill_attr(fs, i, &st);
 	fuse_reply_attr(req, &st, FS_TIMEOUT_FOREVER);
 	fs_inode_put(&fs->inodes, i);
@@ -233,11 +241,9 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 		reply_err(req, -EINVAL);
 		return;
 	}
-	i = fs_inode_get(&fs->inodes, ino);
-	if (!i) {
-		reply_err(req, -ESTALE);
+	i = inode_or_reply(req, fs, ino);
+	if (!i)
 		return;
-	}
 	if (i->type != CAS_NODE_SYMLINK)
 		reply_err(req, -EINVAL);
 	else
@@ -261,11 +267,9 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		reply_err(req, -EISDIR);
 		return;
 	}
-	i = fs_inode_get(&fs->inodes, ino);
-	if (!i) {
-		reply_err(req, -ESTALE);
+	i = inode_or_reply(req, fs, ino);
+	if (!i)
 		return;
-	}
 	if (i->type == CAS_NODE_DIRECTORY) {
 		reply_err(req, -EISDIR);
 	} else if (i->type != CAS_NODE_FILE) {
@@ -375,11 +379,9 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			root_listing_free(l);
 		return;
 	}
-	i = fs_inode_get(&fs->inodes, ino);
-	if (!i) {
-		reply_err(req, -ESTALE);
+	i = inode_or_reply(req, fs, ino);
+	if (!i)
 		return;
-	}
 	r = inode_dir(fs, i, &d);
 	if (r < 0) {
 		reply_err(req, r);
@@ -515,11 +517,9 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   root_node_at, l);
 		return;
 	}
-	i = fs_inode_get(&fs->inodes, ino);
-	if (!i) {
-		reply_err(req, -ESTALE);
+	i = inode_or_reply(req, fs, ino);
+	if (!i)
 		return;
-	}
 	r = inode_dir(fs, i, &d);
 	if (r < 0)
 		reply_err(req, r);
@@ -600,11 +600,9 @@ static void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	size_t len = 0;
 
 	if (!fs->opts.no_xattr && ino != FUSE_ROOT_ID) {
-		i = fs_inode_get(&fs->inodes, ino);
-		if (!i) {
-			reply_err(req, -ESTALE);
+		i = inode_or_reply(req, fs, ino);
+		if (!i)
 			return;
-		}
 		if (i->type == CAS_NODE_FILE) {
 			names = XATTR_BLOB;
 			len = sizeof(XATTR_BLOB);

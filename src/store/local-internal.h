@@ -44,6 +44,26 @@ struct cas_local {
 /* Map an LMDB return code into the errno space. */
 int cas_lmdb_errno(int rc);
 
+/* Append the value stored under key in dbi to *ret.  0, -ENOENT, -errno. */
+int cas_lmdb_get(struct cas_local *l, MDB_dbi dbi, const void *key,
+		 size_t keylen, struct cas_buf *ret);
+
+/* Call cb for every record of dbi in key order, inside one read
+ * transaction (pointers valid during the call).  Keys of another length
+ * than keylen are corruption: -EBADMSG.  A non-zero cb return stops the
+ * walk and is returned. */
+int cas_lmdb_each(struct cas_local *l, MDB_dbi dbi, size_t keylen,
+		  int (*cb)(const uint8_t *key, const uint8_t *p, size_t n,
+			    void *ud),
+		  void *ud);
+
+/* Store n records in one write transaction, after making the blobs
+ * durable (syncfs).  noreplace: keep existing records (content-addressed
+ * data); otherwise replace.  0 or -errno. */
+int cas_lmdb_put(struct cas_local *l, MDB_dbi dbi, const void *const *keys,
+		 size_t keylen, const struct cas_buf *vals, size_t n,
+		 bool noreplace);
+
 void cas_local_ref(struct cas_local *l);
 void cas_local_unref(struct cas_local *l);
 

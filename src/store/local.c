@@ -36,6 +36,82 @@ int cas_lmdb_errno(int rc)
 	return rc > 0 ? -rc : -EIO;
 }
 
+int cas_lmdb_get(struct cas_local *l, MDB_dbi dbi, const void *key,
+		 size_t keylen, struct cas_buf *ret)
+{
+	MDB_txn *txn;
+	MDB_val k = { keylen, (void *)key }, v;
+	int rc, r;
+
+	rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return cas_lmdb_errno(rc);
+	rc = mdb_get(txn, dbi, &k, &v);
+	r = rc ? cas_lmdb_errno(rc) : cas_buf_append(ret, v.mv_data, v.mv_size);
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int cas_lmdb_each(struct cas_local *l, MDB_dbi dbi, size_t keylen,
+		  int (*cb)(const uint8_t *key, const uint8_t *p, size_t n,
+			    void *ud),
+		  void *ud)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, r = 0;
+
+	rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return cas_lmdb_errno(rc);
+	rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return cas_lmdb_errno(rc);
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != keylen) {
+			r = -EBADMSG;
+			break;
+		}
+		r = cb(k.mv_data, v.mv_data, v.mv_size, ud);
+	}
+	if (r == 0 && rc != MDB_NOTFOUND)
+		r = cas_lmdb_errno(rc);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int cas_lmdb_put(struct cas_local *l, MDB_dbi dbi, const void *const *keys,
+		 size_t keylen, const struct cas_buf *vals, size_t n,
+		 bool noreplace)
+{
+	MDB_txn *txn;
+	int rc, r;
+
+	/* whatever these records name must be durable first */
+	r = cas_local_sync(l);
+	if (r < 0)
+		return r;
+	rc = mdb_txn_begin(l->env, NULL, 0, &txn);
+	if (rc)
+		return cas_lmdb_errno(rc);
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k = { keylen, (void *)keys[i] };
+		MDB_val v = { vals[i].len, vals[i].data };
+
+		rc = mdb_put(txn, dbi, &k, &v, noreplace ? MDB_NOOVERWRITE : 0);
+		if (rc && rc != MDB_KEYEXIST) {
+			mdb_txn_abort(txn);
+			return cas_lmdb_errno(rc);
+		}
+	}
+	return cas_lmdb_errno(mdb_txn_commit(txn));
+}
+
 void cas_local_ref(struct cas_local *l)
 {
 	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);

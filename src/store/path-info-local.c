@@ -9,44 +9,29 @@ struct path_info_local {
 	struct cas_local *l;
 };
 
+static struct cas_local *local_of(struct cas_path_info_service *s)
+{
+	return ((struct path_info_local *)s)->l;
+}
+
 static int pl_get_raw(struct cas_path_info_service *s, const uint8_t *digest,
 		      struct cas_buf *ret)
 {
-	struct cas_local *l = ((struct path_info_local *)s)->l;
-	MDB_txn *txn;
-	MDB_val k = { CAS_STORE_PATH_DIGEST_SIZE, (void *)digest }, v;
-	int rc, r;
+	struct cas_local *l = local_of(s);
 
-	rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn);
-	if (rc)
-		return cas_lmdb_errno(rc);
-	rc = mdb_get(txn, l->infos, &k, &v);
-	r = rc ? cas_lmdb_errno(rc) : cas_buf_append(ret, v.mv_data, v.mv_size);
-	mdb_txn_abort(txn);
-	return r;
+	return cas_lmdb_get(l, l->infos, digest, CAS_STORE_PATH_DIGEST_SIZE,
+			    ret);
 }
 
 static int pl_put_raw(struct cas_path_info_service *s, const uint8_t *digest,
 		      const uint8_t *p, size_t n)
 {
-	struct cas_local *l = ((struct path_info_local *)s)->l;
-	MDB_txn *txn;
-	MDB_val k = { CAS_STORE_PATH_DIGEST_SIZE, (void *)digest };
-	MDB_val v = { n, (void *)p };
-	int rc, r;
+	struct cas_local *l = local_of(s);
+	const void *key = digest;
+	struct cas_buf val = { (uint8_t *)p, n, n };
 
-	r = cas_local_sync(l);
-	if (r < 0)
-		return r;
-	rc = mdb_txn_begin(l->env, NULL, 0, &txn);
-	if (rc)
-		return cas_lmdb_errno(rc);
-	rc = mdb_put(txn, l->infos, &k, &v, 0);
-	if (rc) {
-		mdb_txn_abort(txn);
-		return cas_lmdb_errno(rc);
-	}
-	return cas_lmdb_errno(mdb_txn_commit(txn));
+	return cas_lmdb_put(l, l->infos, &key, CAS_STORE_PATH_DIGEST_SIZE,
+			    &val, 1, false);
 }
 
 static int pl_list(struct cas_path_info_service *s,
@@ -54,41 +39,15 @@ static int pl_list(struct cas_path_info_service *s,
 			     void *ud),
 		   void *ud)
 {
-	struct cas_local *l = ((struct path_info_local *)s)->l;
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc, r = 0;
+	struct cas_local *l = local_of(s);
 
-	rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn);
-	if (rc)
-		return cas_lmdb_errno(rc);
-	rc = mdb_cursor_open(txn, l->infos, &c);
-	if (rc) {
-		mdb_txn_abort(txn);
-		return cas_lmdb_errno(rc);
-	}
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && r == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != CAS_STORE_PATH_DIGEST_SIZE) {
-			r = -EBADMSG;
-			break;
-		}
-		r = cb(k.mv_data, v.mv_data, v.mv_size, ud);
-	}
-	if (r == 0 && rc != MDB_NOTFOUND)
-		r = cas_lmdb_errno(rc);
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	return r;
+	return cas_lmdb_each(l, l->infos, CAS_STORE_PATH_DIGEST_SIZE, cb, ud);
 }
 
 static void pl_free(struct cas_path_info_service *s)
 {
-	struct path_info_local *p = (struct path_info_local *)s;
-
-	cas_local_unref(p->l);
-	free(p);
+	cas_local_unref(local_of(s));
+	free(s);
 }
 
 static const struct cas_path_info_service_ops path_info_local_ops = {

@@ -27,8 +27,9 @@ bool cas_store_path_name_valid(const char *name, size_t len)
 int cas_store_path_parse_basename(const char *s, size_t len,
 				  struct cas_store_path *ret)
 {
-	struct cas_store_path p = { { 0 } };
+	struct cas_store_path p;
 
+	memset(&p, 0, sizeof(p)); /* deterministic bytes after the name */
 	if (len < CAS_STORE_PATH_HASH_LEN + 2 ||
 	    s[CAS_STORE_PATH_HASH_LEN] != '-')
 		return -EINVAL;

@@ -12,44 +12,6 @@
 #define GOLDEN_DIR "tests/golden"
 #endif
 
-struct mem_reader {
-	const uint8_t *p;
-	size_t n, pos, chunk;
-};
-
-/* Hands out at most 'chunk' bytes per call, to exercise buffer edges. */
-static long mem_read(void *ud, void *buf, size_t n)
-{
-	struct mem_reader *m = ud;
-	size_t k = m->n - m->pos;
-
-	if (k > n)
-		k = n;
-	if (m->chunk && k > m->chunk)
-		k = m->chunk;
-	if (k)
-		memcpy(buf, m->p + m->pos, k);
-	m->pos += k;
-	return (long)k;
-}
-
-static int buf_write(void *ud, const void *p, size_t n)
-{
-	return cas_buf_append(ud, p, n);
-}
-
-static void load(const char *path, struct cas_buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t tmp[65536];
-	size_t k;
-
-	cr_assert_not_null(f, "cannot open %s", path);
-	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		cr_assert_eq(cas_buf_append(out, tmp, k), 0);
-	fclose(f);
-}
-
 /* parse(nar) -> emitter must give the same bytes back, and the parser's
  * hash must be the hash of the bytes */
 static void round_trip(const char *name, size_t want_size, const char *sha_hex)

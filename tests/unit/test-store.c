@@ -303,39 +303,6 @@ CONFORMANCE(path_info_put_get_list)
 	cas_path_info_release(&pi2);
 }
 
-struct mem_reader {
-	const uint8_t *p;
-	size_t n, pos;
-};
-
-static long mem_read(void *ud, void *buf, size_t n)
-{
-	struct mem_reader *m = ud;
-	size_t k = m->n - m->pos < n ? m->n - m->pos : n;
-
-	if (k)
-		memcpy(buf, m->p + m->pos, k);
-	m->pos += k;
-	return (long)k;
-}
-
-static int buf_write(void *ud, const void *p, size_t n)
-{
-	return cas_buf_append(ud, p, n);
-}
-
-static void load(const char *path, struct cas_buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t tmp[65536];
-	size_t k;
-
-	cr_assert_not_null(f, "cannot open %s", path);
-	while ((k = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		cr_assert_eq(cas_buf_append(out, tmp, k), 0);
-	fclose(f);
-}
-
 /* NAR -> castore -> NAR, with the golden directory digest on the way. */
 CONFORMANCE(import_export_nar)
 {
@@ -349,7 +316,7 @@ CONFORMANCE(import_export_nar)
 
 	(void)local;
 	load(GOLDEN_DIR "/nar/valid/complicated.nar", &nar);
-	m = (struct mem_reader){ nar.data, nar.len, 0 };
+	m = (struct mem_reader){ nar.data, nar.len, 0, 0 };
 	cr_assert_eq(cas_import_nar(s, mem_read, &m, "complicated", NULL,
 				    UINT64_MAX, &pi), 0);
 	cr_assert_eq(pi.root.type, CAS_NODE_DIRECTORY);
@@ -403,15 +370,15 @@ CONFORMANCE(rejected_nar_leaves_nothing)
 
 	(void)local;
 	load(GOLDEN_DIR "/nar/valid/hello-file.nar", &nar);
-	m = (struct mem_reader){ nar.data, nar.len, 0 };
+	m = (struct mem_reader){ nar.data, nar.len, 0, 0 };
 	cr_assert_eq(cas_import_nar(s, mem_read, &m, "hello", &wrong,
 				    UINT64_MAX, &pi), -EBADMSG);
-	m = (struct mem_reader){ nar.data, nar.len, 0 };
+	m = (struct mem_reader){ nar.data, nar.len, 0, 0 };
 	cr_assert_eq(cas_import_nar(s, mem_read, &m, "hello", NULL, 127, &pi),
 		     -EBADMSG);
 	/* trailing garbage after a complete archive */
 	cr_assert_eq(cas_buf_append(&nar, "\0\0\0\0\0\0\0\0", 8), 0);
-	m = (struct mem_reader){ nar.data, nar.len, 0 };
+	m = (struct mem_reader){ nar.data, nar.len, 0, 0 };
 	cr_assert_eq(cas_import_nar(s, mem_read, &m, "hello", NULL, UINT64_MAX,
 				    &pi), -EBADMSG);
 	cr_assert_eq(cas_blob_for_each(s->blobs, count_blob, &n), 0);
@@ -432,7 +399,7 @@ static void *import_thread(void *p)
 	struct thread_arg *a = p;
 
 	for (int i = 0; i < 20 && a->r == 0; i++) {
-		struct mem_reader m = { a->nar->data, a->nar->len, 0 };
+		struct mem_reader m = { a->nar->data, a->nar->len, 0, 0 };
 		struct cas_path_info pi;
 
 		a->r = cas_import_nar(a->s, mem_read, &m, "complicated", NULL,
