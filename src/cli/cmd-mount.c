@@ -7,7 +7,8 @@
  *   mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]
  *   castore STORE_DIR MOUNTPOINT -o OPTIONS          (what mount.fuse3 runs)
  *
- * -o words: list_root, threads=N, allow_other, no_xattr, foreground; the
+ * -o words: list_root, threads=N, allow_other, no_xattr, no_verify,
+ * foreground; the
  * generic mount options (ro, rw, dev, suid, exec, auto, user, _netdev,
  * nofail, x-*, ...) are accepted and ignored.  The helper form daemonizes
  * unless "foreground" is given, and returns once the mount is live.
@@ -171,6 +172,8 @@ static int parse_o(struct mount_args *a, char *opts)
 			a->fs.allow_other = true;
 		} else if (strcmp(w, "no_xattr") == 0) {
 			a->fs.no_xattr = true;
+		} else if (strcmp(w, "no_verify") == 0) {
+			a->fs.no_verify = true;
 		} else if (strcmp(w, "foreground") == 0) {
 			a->daemon = false;
 		} else if (strncmp(w, "threads=", 8) == 0) {
@@ -209,10 +212,13 @@ static void mount_help(void)
 	       "  --threads N     worker threads (default: libfuse's)\n"
 	       "  --allow-other   let other users access the mount\n"
 	       "  --no-xattr      hide the user.snix.castore.* digest xattrs\n"
+	       "  --no-verify     trust blob files (default: a file's blob is "
+	       "re-hashed on\n                  its first open; a corrupt one "
+	       "reads as EIO)\n"
 	       "  --daemon        detach; return only once the mount is live\n"
 	       "  --ready-fd FD   write \"ready\" to FD once the mount is live\n"
 	       "  -o OPTS         the same as comma-separated words: list_root, "
-	       "threads=N,\n                  allow_other, no_xattr\n\n"
+	       "threads=N,\n                  allow_other, no_xattr, no_verify\n\n"
 	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
 	       "ro,list_root  0 0\n");
 }
@@ -224,6 +230,7 @@ int cmd_mount(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "allow-other", no_argument, NULL, 'a' },
 		{ "no-xattr", no_argument, NULL, 'x' },
+		{ "no-verify", no_argument, NULL, 'V' },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -250,6 +257,9 @@ int cmd_mount(int argc, char **argv)
 			break;
 		case 'x':
 			a.fs.no_xattr = true;
+			break;
+		case 'V':
+			a.fs.no_verify = true;
 			break;
 		case 'd':
 			a.daemon = true;

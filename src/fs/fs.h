@@ -14,6 +14,8 @@
  *  - attributes: 0444 files, 0555 executables and directories, 0777
  *    symlinks, uid/gid 0, mtime 1, nlink 1 (2 + subdirectories for
  *    directories), directory st_size = number of entries.
+ *  - never wrong bytes: a blob is re-hashed on the first open of its
+ *    inode (unless no_verify) and a mismatch is EIO.
  *  - EROFS for write opens, EISDIR for open of a directory, EINVAL for
  *    readlink of a non-symlink, EIO for a missing or corrupt object (that
  *    operation only), ENOENT/ESTALE for unknown inodes, never an abort.
@@ -29,6 +31,7 @@ struct cas_fs_opts {
 	bool list_root;    /* allow listing the root */
 	bool no_xattr;     /* hide the digest xattrs */
 	bool allow_other;  /* let other users access the mount */
+	bool no_verify;    /* trust blob files: skip the first-open re-hash */
 	unsigned threads;  /* worker threads; 0: libfuse's default */
 	/* called once the mount is live (may be NULL) */
 	void (*ready)(void *ud);

@@ -32,6 +32,7 @@ struct fs_inode {
 	bool executable;
 	char *target;    /* symlink */
 	struct cas_directory *dir; /* directory: set once, then immutable */
+	bool verified;   /* file: the blob matched its digest once */
 	uint64_t hash;   /* of the key */
 	bool indexed;    /* in the key index */
 	struct fs_inode *next_ino, *next_key;

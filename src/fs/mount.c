@@ -1,9 +1,50 @@
 #include "fs/fs-internal.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * Let the kernel send 1 MiB reads: FUSE's readahead is capped by the
+ * mount's bdi read_ahead_kb (128 KiB by default), which the init reply can
+ * only lower.  The bdi is named by the mount's device number, read from
+ * mountinfo (a stat of the mountpoint would wait on this very daemon).
+ * Best effort: only root may write it, and nothing breaks without it.
+ */
+static void raise_readahead(const char *mountpoint)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], path[128];
+	unsigned maj = 0, min = 0;
+	bool found = false;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[4096];
+		unsigned a, b;
+
+		/* id parent major:minor root mountpoint ... */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mp) == 3 &&
+		    strcmp(mp, mountpoint) == 0) {
+			maj = a;
+			min = b;
+			found = true; /* the last match is the newest mount */
+		}
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj,
+		 min);
+	f = fopen(path, "we");
+	if (f) {
+		fputs("1024", f);
+		fclose(f);
+	}
+}
 
 int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		 const struct cas_fs_opts *opts, const char **ret_error)
@@ -46,6 +87,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		r = -EIO;
 		goto out_signals;
 	}
+	raise_readahead(mountpoint);
 	if (opts->ready)
 		opts->ready(opts->ready_ud);
 

@@ -251,6 +251,28 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fs_inode_put(&fs->inodes, i);
 }
 
+/*
+ * Never serve wrong bytes: the first open of a file inode re-hashes its
+ * blob (which also brings it into the page cache the reads splice from);
+ * a missing or corrupt blob is EIO for this open only.  Concurrent first
+ * opens may both hash; the flag only ever goes from false to true.
+ */
+static int verify_once(struct fs *fs, struct fs_inode *i)
+{
+	int r;
+
+	if (fs->opts.no_verify ||
+	    __atomic_load_n(&i->verified, __ATOMIC_ACQUIRE))
+		return 0;
+	r = cas_blob_verify(fs->store->blobs, &i->digest, i->size);
+	if (r == -ENOENT || r == -EBADMSG)
+		return -EIO;
+	if (r < 0)
+		return r;
+	__atomic_store_n(&i->verified, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
 static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -274,6 +296,8 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		reply_err(req, -EISDIR);
 	} else if (i->type != CAS_NODE_FILE) {
 		reply_err(req, -ELOOP);
+	} else if ((r = verify_once(fs, i)) < 0) {
+		reply_err(req, r);
 	} else if ((r = cas_blob_open(fs->store->blobs, &i->digest, &fd)) < 0) {
 		reply_err(req, r == -ENOENT ? -EIO : r);
 	} else {

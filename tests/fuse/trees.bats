@@ -57,6 +57,21 @@ check_tree() {
 	[ "$(stat -c %a "$b/g")" = 444 ]
 }
 
+@test "a corrupt blob reads as EIO, never as wrong bytes; the rest still reads" {
+	mkdir -p "$WORK/t"
+	head -c 300000 /dev/urandom > "$WORK/t/victim"
+	printf 'fine\n' > "$WORK/t/ok"
+	p=$("$CASTORE" import "$WORK/t")
+	hex=$(b3sum --no-names "$WORK/t/victim")
+	blob="$CASTORE_STORE/blobs/${hex:0:2}/$hex"
+	chmod u+w "$blob"
+	printf 'X' | dd of="$blob" bs=1 seek=1000 conv=notrunc status=none
+	mount_castore "$MNT"
+	[ "$(errno_of "open('$MNT/${p#/nix/store/}/victim', 'rb').read()")" = EIO ]
+	[ "$(cat "$MNT/${p#/nix/store/}/ok")" = fine ]
+	[ "$(stat -c %s "$MNT/${p#/nix/store/}/victim")" = 300000 ]
+}
+
 @test "a root of 5000 store paths lists exactly those names" {
 	"$MKFIXTURE" "$CASTORE_STORE" many 5000
 	mount_castore "$MNT" --list-root

@@ -35,6 +35,12 @@ A_EXEC=99999999999999999999999999999999-test
 	grep -q " $MNT fuse.castore ro," /proc/mounts
 }
 
+@test "1b reads may be 1 MiB: the mount's readahead was raised" {
+	dev=$(awk -v m="$MNT" '$5 == m {print $3}' /proc/self/mountinfo | tail -1)
+	[ -n "$dev" ]
+	[ "$(cat /sys/class/bdi/$dev/read_ahead_kb)" = 1024 ]
+}
+
 @test "2 root without --list-root: EPERM" {
 	[ "$(errno_of "os.listdir('$MNT')")" = EPERM ]
 	run ls "$MNT"
