@@ -89,3 +89,8 @@ bench-import: all
 	bench/import.sh
 
 .PHONY: bench-import
+
+bench: all
+	bench/run-all.sh
+
+.PHONY: bench

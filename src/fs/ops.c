@@ -220,8 +220,9 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	(void)fi;
 	if (ino == FUSE_ROOT_ID) {
 		root_attr(&st);
-		/* the root's listing changes: do not cache its attributes */
-		fuse_reply_attr(req, &st, 0);
+		/* constant, although the root gains entries; a zero timeout
+		 * here costs a GETATTR on every path walk (permission checks) */
+		fuse_reply_attr(req, &st, FS_TIMEOUT_FOREVER);
 		return;
 	}
 	i = inode_or_reply(req, fs, ino);

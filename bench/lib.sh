@@ -1,0 +1,112 @@
+# Shared parts of the mount benchmarks: preparing each system's image or
+# store for a tree, mounting and unmounting them, timing, medians, and the
+# result table.  Sourced by the bench/*.sh scripts; run as root.
+#
+# Systems: erofs (kernel EROFS mounted from an image file), squashfuse
+# (squashfuse_ll on an uncompressed squashfs image), castore (castore mount
+# of a store holding the tree).  Every backing file is read into the page
+# cache before timing: what is measured is the filesystem, not the disk.
+
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCH_DIR")
+CASTORE=${CASTORE:-$ROOT/castore}
+RUNS=${RUNS:-5}
+WORKDIR=${BENCH_WORK:-/var/tmp/castore-bench}
+SYSTEMS=${SYSTEMS:-"erofs squashfuse castore"}
+RESULTS=${RESULTS:-$BENCH_DIR/results.txt}
+mkdir -p "$WORKDIR"
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root (kernel EROFS mounts, drop_caches)"
+for tool in mkfs.erofs mksquashfs squashfuse_ll fio; do
+	command -v "$tool" > /dev/null || die "$tool missing: run scripts/setup.sh"
+done
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+warm() { find "$@" -type f -print0 | xargs -0 cat > /dev/null 2>&1 || true; }
+
+# prepare NAME TREE: images and store for a tree, once (cached by NAME).
+prepare() {
+	local name=$1 tree=$2 d="$WORKDIR/$1"
+	mkdir -p "$d"
+	if [ ! -e "$d/ready" ]; then
+		echo "# preparing $name from $tree" >&2
+		rm -f "$d/erofs.img" "$d/squash.img"
+		mkfs.erofs --quiet "$d/erofs.img" "$tree" > /dev/null
+		mksquashfs "$tree" "$d/squash.img" -noI -noD -noF -noX -no-progress -quiet > /dev/null
+		rm -rf "$d/store"
+		"$CASTORE" --store "$d/store" import --name tree "$tree" > "$d/path"
+		touch "$d/ready"
+	fi
+	warm "$d/erofs.img" "$d/squash.img" "$d/store"
+}
+
+# mount_sys SYS NAME MNT: mount system SYS for tree NAME; prints the
+# directory holding the tree.
+mount_sys() {
+	local sys=$1 d="$WORKDIR/$2" mnt=$3
+	mkdir -p "$mnt"
+	case $sys in
+	erofs)
+		mount -t erofs -o ro "$d/erofs.img" "$mnt"
+		echo "$mnt" ;;
+	squashfuse)
+		squashfuse_ll "$d/squash.img" "$mnt"
+		echo "$mnt" ;;
+	castore)
+		"$CASTORE" --store "$d/store" mount --daemon --threads "${CASTORE_THREADS:-4}" \
+			${CASTORE_MOUNT_OPTS:-} "$mnt"
+		echo "$mnt/$(basename "$(cat "$d/path")")" ;;
+	esac
+}
+
+umount_sys() {
+	umount "$1" 2>/dev/null || fusermount3 -u "$1"
+	# a FUSE daemon may still be exiting; wait until the mount is gone
+	for _ in $(seq 1 50); do mountpoint -q "$1" || return 0; sleep 0.1; done
+}
+
+# time_cmd CMD...: seconds the command took
+time_cmd() {
+	local s e
+	s=$(now)
+	"$@" > /dev/null
+	e=$(now)
+	echo "$e - $s" | bc
+}
+
+# measure WORKLOAD NAME SYS FN: RUNS times (fresh mount, FN DIR cold, FN
+# DIR warm); records "WORKLOAD cold|warm SYS median" lines in $RECORD.
+RECORD=${RECORD:-$WORKDIR/record.txt}
+measure() {
+	local workload=$1 name=$2 sys=$3 fn=$4 mnt="$WORKDIR/mnt-$3" dir cold=() warmt=()
+	for _ in $(seq 1 "$RUNS"); do
+		sync
+		echo 2 > /proc/sys/vm/drop_caches # dentries and inodes, not the page cache of the images
+		warm "$WORKDIR/$name/erofs.img" "$WORKDIR/$name/squash.img" "$WORKDIR/$name/store"
+		dir=$(mount_sys "$sys" "$name" "$mnt")
+		cold+=("$(time_cmd "$fn" "$dir")")
+		warmt+=("$(time_cmd "$fn" "$dir")")
+		umount_sys "$mnt"
+	done
+	echo "$workload cold $sys $(printf '%s\n' "${cold[@]}" | median)" >> "$RECORD"
+	echo "$workload warm $sys $(printf '%s\n' "${warmt[@]}" | median)" >> "$RECORD"
+	echo "#   $workload $sys: cold $(printf '%s\n' "${cold[@]}" | median) s, warm $(printf '%s\n' "${warmt[@]}" | median) s" >&2
+}
+
+# table: medians and castore's ratios, from $RECORD
+table() {
+	awk '
+	{ key = $1 " (" $2 ")"; v[key, $3] = $4; if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
+	END {
+		printf "%-34s %10s %12s %10s %10s %12s\n", "workload", "erofs", "squashfuse_ll", "castore", "/erofs", "/squashfuse"
+		for (i = 1; i <= n; i++) {
+			k = order[i]; e = v[k, "erofs"]; s = v[k, "squashfuse"]; c = v[k, "castore"]
+			printf "%-34s %10s %12s %10s %10s %12s\n", k, e, s, c,
+				(e > 0 && c != "") ? sprintf("%.2fx", c / e) : "-",
+				(s > 0 && c != "") ? sprintf("%.2fx", c / s) : "-"
+		}
+	}' "$RECORD"
+}

@@ -1,0 +1,20 @@
+#!/bin/bash
+# bench/walk.sh NAME TREE: metadata walk and full read of a real tree on
+# each system -- find -printf '%s %m %y' and tar cf - . | cat, each from a
+# fresh mount (cold) and again on the same mount (warm); and, where the
+# tree is a Python installation, starting its interpreter from the mount.
+source "$(dirname "$0")/lib.sh"
+name=$1 tree=$2
+prepare "$name" "$tree"
+echo "# $name: $tree, $(find "$tree" | wc -l) entries, $(du -sh "$tree" | cut -f1)" >&2
+
+find_walk() { find "$1" -printf '%s %m %y\n'; }
+tar_all() { (cd "$1" && tar cf - . | cat > /dev/null); }
+py=$(cd "$tree" && ls bin/python3.[0-9]* 2>/dev/null | grep -v config | head -1 || true)
+py_import() { "$1/$py" -c 'import json, email, asyncio, decimal'; }
+
+for sys in $SYSTEMS; do
+	measure "find $name" "$name" "$sys" find_walk
+	measure "tar $name" "$name" "$sys" tar_all
+	[ -n "$py" ] && measure "python-import $name" "$name" "$sys" py_import
+done
