@@ -48,6 +48,16 @@ setup() {
 	[[ "$output" == *"nar-size    128"* ]]
 }
 
+@test "import . and .. give the paths nix-store --add gives" {
+	# Nix 2.8 names them "." and ".." (newer Nix refuses those names)
+	mkdir -p "$WORK/named/sub"
+	echo x > "$WORK/named/sub/f"
+	cd "$WORK/named/sub"
+	[ "$("$CASTORE" import .)" = "$(nix_add .)" ]
+	[ "$("$CASTORE" import ..)" = "$(nix_add ..)" ]
+	[ "$("$CASTORE" import ./)" = "$(nix_add ./)" ]
+}
+
 @test "import --name and several paths at once" {
 	mkdir "$WORK/a" "$WORK/b"
 	echo 1 > "$WORK/a/f"
