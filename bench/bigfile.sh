@@ -6,9 +6,8 @@ source "$(dirname "$0")/lib.sh"
 src="$WORKDIR/bigfile-src"
 if [ ! -e "$src/big" ]; then
 	mkdir -p "$src"
-	# incompressible, deterministic
-	openssl enc -aes-128-ctr -pass pass:castore -nosalt -pbkdf2 -in /dev/zero 2>/dev/null |
-		head -c $((1 << 30)) > "$src/big"
+	# incompressible
+	head -c $((1 << 30)) /dev/urandom > "$src/big"
 fi
 prepare bigfile "$src"
 cat_big() { cat "$1/big"; }

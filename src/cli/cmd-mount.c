@@ -209,7 +209,7 @@ static void mount_help(void)
 	       "each a clean exit 0).\n\n"
 	       "  --list-root     allow listing MOUNTPOINT itself (EPERM "
 	       "otherwise)\n"
-	       "  --threads N     worker threads (default: libfuse's)\n"
+	       "  --threads N     worker threads (default 8)\n"
 	       "  --allow-other   let other users access the mount\n"
 	       "  --no-xattr      hide the user.snix.castore.* digest xattrs\n"
 	       "  --no-verify     trust blob files (default: a file's blob is "

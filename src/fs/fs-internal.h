@@ -11,6 +11,8 @@
 #define FS_ROOT_NEGATIVE_TIMEOUT 1.0
 /* Everything else is immutable: the kernel may cache it for ever. */
 #define FS_TIMEOUT_FOREVER 1e18
+/* Worker threads unless --threads says otherwise. */
+#define FS_DEFAULT_THREADS 8
 
 struct fs {
 	struct cas_store *store;

@@ -32,7 +32,7 @@ struct cas_fs_opts {
 	bool no_xattr;     /* hide the digest xattrs */
 	bool allow_other;  /* let other users access the mount */
 	bool no_verify;    /* trust blob files: skip the first-open re-hash */
-	unsigned threads;  /* worker threads; 0: libfuse's default */
+	unsigned threads;  /* worker threads; 0: the default (8) */
 	/* called once the mount is live (may be NULL) */
 	void (*ready)(void *ud);
 	void *ready_ud;

@@ -51,6 +51,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 {
 	const char *argv[16];
 	int argc = 0, r;
+	unsigned threads;
 	struct fuse_args args;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *cfg = NULL;
@@ -98,8 +99,14 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		goto out_unmount;
 	}
 	fuse_loop_cfg_set_clone_fd(cfg, 1);
-	if (opts->threads)
-		fuse_loop_cfg_set_max_threads(cfg, opts->threads);
+	/* FUSE_USE_VERSION must be >= 312 for this config to be what the
+	 * loop reads: below it, fuse_session_loop_mt is the 3.2 entry point,
+	 * which takes the old two-field struct, sees max_idle_threads 0, and
+	 * ends each worker after one request (measured: a thread start per
+	 * request). */
+	threads = opts->threads ? opts->threads : FS_DEFAULT_THREADS;
+	fuse_loop_cfg_set_max_threads(cfg, threads);
+	fuse_loop_cfg_set_idle_threads(cfg, threads);
 	r = fuse_session_loop_mt(se, cfg);
 	/* a signal or an unmount ends the loop; both are a clean end */
 	if (r > 0 || fuse_session_exited(se))

@@ -176,6 +176,19 @@ PY
 	[[ "$output" == *"unknown option 'bogus'"* ]]
 }
 
+@test "worker threads serve many requests (no thread per request)" {
+	cp -a /usr/include/linux "$WORK/t"
+	p=$("$CASTORE" import "$WORK/t")
+	mount_castore "$MNT" --threads 4
+	find "$MNT/${p#/nix/store/}" -type f -exec cat {} + > /dev/null
+	before=$(ls "/proc/$MOUNT_PID/task" | sort | tr '\n' ' ')
+	# every open and release is a request, even with the pages cached
+	find "$MNT/${p#/nix/store/}" -type f -exec cat {} + > /dev/null
+	after=$(ls "/proc/$MOUNT_PID/task" | sort | tr '\n' ' ')
+	[ "$before" = "$after" ] || { echo "threads before: $before; after: $after"; false; }
+	[ "$(echo $after | wc -w)" -le 5 ]
+}
+
 @test "forget is honoured: the daemon drops inodes the kernel forgets" {
 	python3 "$GEN_TREE" 13 "$WORK/t"
 	p=$("$CASTORE" import "$WORK/t")
