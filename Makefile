@@ -113,10 +113,20 @@ $(B)/obj/%.o: src/%.c $(GEN_H)
 
 include tests/tests.mk
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, and the mount
+# helper that mount(8) runs for "-t fuse.castore" (it looks in /sbin, so
+# SBINDIR=/sbin where fstab mounts are wanted).
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/castore
+	install -d $(DESTDIR)$(SBINDIR)
+	ln -sf $(PREFIX)/bin/castore $(DESTDIR)$(SBINDIR)/mount.fuse.castore
+
 clean:
 	rm -rf build build-* castore
 
-.PHONY: all castore clean
+.PHONY: all castore clean install
 .DELETE_ON_ERROR:
 # generated sources are not intermediates: keep them between builds
 .SECONDARY: $(GEN_C) $(GEN_H)

@@ -16,5 +16,7 @@ py_import() { "$1/$py" -c 'import json, email, asyncio, decimal'; }
 for sys in $SYSTEMS; do
 	measure "find $name" "$name" "$sys" find_walk
 	measure "tar $name" "$name" "$sys" tar_all
-	[ -n "$py" ] && measure "python-import $name" "$name" "$sys" py_import
+	if [ -n "$py" ]; then
+		measure "python-import $name" "$name" "$sys" py_import
+	fi
 done

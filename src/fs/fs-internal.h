@@ -11,6 +11,11 @@
 #define FS_ROOT_NEGATIVE_TIMEOUT 1.0
 /* Everything else is immutable: the kernel may cache it for ever. */
 #define FS_TIMEOUT_FOREVER 1e18
+/* Largest read request: 1 MiB less 4 KiB, so a reply (data + header)
+ * fits libfuse's splice pipe, which cannot grow past pipe-max-size
+ * (1 MiB by default); a larger reply falls back to copying. */
+#define FS_MAX_READ 1044480
+#define FS_MAX_READ_OPT "max_read=1044480"
 /* Worker threads unless --threads says otherwise. */
 #define FS_DEFAULT_THREADS 8
 

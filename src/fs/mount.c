@@ -67,9 +67,10 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 	argv[argc++] = "-o";
 	argv[argc++] = opts->allow_other
 			       ? "ro,fsname=castore,subtype=castore,"
-				 "default_permissions,allow_other"
+				 "default_permissions," FS_MAX_READ_OPT
+				 ",allow_other"
 			       : "ro,fsname=castore,subtype=castore,"
-				 "default_permissions";
+				 "default_permissions," FS_MAX_READ_OPT;
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, (char **)argv);
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!se) {

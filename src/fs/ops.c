@@ -679,6 +679,7 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* nothing here is ever written */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_readahead = 1 << 20;
+	conn->max_read = FS_MAX_READ;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 }
