@@ -101,10 +101,10 @@ table() {
 	awk '
 	{ key = $1 " (" $2 ")"; v[key, $3] = $4; if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
 	END {
-		printf "%-34s %10s %12s %10s %10s %12s\n", "workload", "erofs", "squashfuse_ll", "castore", "/erofs", "/squashfuse"
+		printf "%-34s %10s %12s %10s %8s %12s\n", "workload (seconds; IOPS and MiB named)", "erofs", "squashfuse_ll", "castore", "/erofs", "/squashfuse"
 		for (i = 1; i <= n; i++) {
 			k = order[i]; e = v[k, "erofs"]; s = v[k, "squashfuse"]; c = v[k, "castore"]
-			printf "%-34s %10s %12s %10s %10s %12s\n", k, e, s, c,
+			printf "%-34s %10.3f %12.3f %10.3f %8s %12s\n", k, e, s, c,
 				(e > 0 && c != "") ? sprintf("%.2fx", c / e) : "-",
 				(s > 0 && c != "") ? sprintf("%.2fx", c / s) : "-"
 		}

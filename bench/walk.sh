@@ -5,18 +5,36 @@
 # tree is a Python installation, starting its interpreter from the mount.
 source "$(dirname "$0")/lib.sh"
 name=$1 tree=$2
+py=$(cd "$tree" && ls bin/python3.[0-9]* 2>/dev/null | grep -v config | head -1 || true)
+if [ -n "$py" ]; then
+	# As a Nix store holds it: every mtime 1 (castore shows 1, as Nix's
+	# store does), with .pyc files compiled against mtime 1 as nixpkgs
+	# builds them.  Otherwise every .pyc is stale on castore (and valid
+	# on the peers, which keep mtimes) and Python recompiles each module.
+	nixlike="$WORKDIR/src-$name-nixlike"
+	if [ ! -e "$nixlike.done" ]; then
+		echo "# making $nixlike (mtime 1, .pyc recompiled)" >&2
+		rm -rf "$nixlike"
+		cp -a "$tree" "$nixlike"
+		find "$nixlike" -exec touch -h -d @1 {} +
+		"$nixlike/$py" -m compileall -q -f -j0 "$nixlike/lib" > /dev/null 2>&1 || true
+		find "$nixlike" -exec touch -h -d @1 {} +
+		touch "$nixlike.done"
+	fi
+	tree=$nixlike
+	name=$name-nixlike
+fi
 prepare "$name" "$tree"
 echo "# $name: $tree, $(find "$tree" | wc -l) entries, $(du -sh "$tree" | cut -f1)" >&2
 
 find_walk() { find "$1" -printf '%s %m %y\n'; }
 tar_all() { (cd "$1" && tar cf - . | cat > /dev/null); }
-py=$(cd "$tree" && ls bin/python3.[0-9]* 2>/dev/null | grep -v config | head -1 || true)
 py_import() { "$1/$py" -c 'import json, email, asyncio, decimal'; }
 
 for sys in $SYSTEMS; do
-	measure "find $name" "$name" "$sys" find_walk
-	measure "tar $name" "$name" "$sys" tar_all
+	measure "find-$name" "$name" "$sys" find_walk
+	measure "tar-$name" "$name" "$sys" tar_all
 	if [ -n "$py" ]; then
-		measure "python-import $name" "$name" "$sys" py_import
+		measure "python-import-$name" "$name" "$sys" py_import
 	fi
 done
