@@ -15,7 +15,9 @@
  * fits libfuse's splice pipe, which cannot grow past pipe-max-size
  * (1 MiB by default); a larger reply falls back to copying. */
 #define FS_MAX_READ 1044480
-#define FS_MAX_READ_OPT "max_read=1044480"
+#define FS_STR_(x) #x
+#define FS_STR(x) FS_STR_(x)
+#define FS_MAX_READ_OPT "max_read=" FS_STR(FS_MAX_READ)
 /* Worker threads unless --threads says otherwise. */
 #define FS_DEFAULT_THREADS 8
 
