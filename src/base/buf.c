@@ -86,16 +86,3 @@ void cas_buf_release(struct cas_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
-
-char *cas_buf_steal_str(struct cas_buf *b)
-{
-	char *s;
-
-	if (cas_buf_reserve(b, 1) < 0)
-		return NULL;
-	b->data[b->len] = 0;
-	s = (char *)b->data;
-	b->data = NULL;
-	b->len = b->cap = 0;
-	return s;
-}

@@ -30,7 +30,4 @@ int cas_buf_printf(struct cas_buf *b, const char *fmt, ...)
 /* Free the storage; b is empty afterwards and may be reused. */
 void cas_buf_release(struct cas_buf *b);
 
-/* Hand the storage to the caller (NUL-terminated; free() it). NULL on ENOMEM. */
-char *cas_buf_steal_str(struct cas_buf *b);
-
 #endif

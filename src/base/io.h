@@ -12,14 +12,7 @@
  * Returns the number of bytes read (< n only at EOF) or -errno. */
 ssize_t cas_read_full(int fd, void *buf, size_t n);
 
-/* Read exactly n bytes at offset; -EBADMSG if the file is shorter. */
-int cas_pread_exact(int fd, void *buf, size_t n, uint64_t off);
-
 /* Write all n bytes.  0 or -errno. */
 int cas_write_full(int fd, const void *buf, size_t n);
-
-/* Create every missing directory of 'path' below dirfd (mode 0755).
- * 0 or -errno. */
-int cas_mkdir_p_at(int dirfd, const char *path, unsigned mode);
 
 #endif

@@ -21,39 +21,6 @@ void cas_path_info_release(struct cas_path_info *pi)
 	pi->ca_kind = CAS_CA_NONE;
 }
 
-int cas_path_info_copy(const struct cas_path_info *src,
-		       struct cas_path_info *ret)
-{
-	struct cas_path_info pi = *src;
-	int r;
-
-	pi.refs = NULL;
-	pi.sigs = NULL;
-	pi.nsigs = 0;
-	memset(&pi.root, 0, sizeof(pi.root));
-	r = cas_node_copy(&src->root, &pi.root);
-	if (r < 0)
-		return r;
-	pi.refs = cas_reallocarray(NULL, src->nrefs ? src->nrefs : 1,
-				   sizeof(*pi.refs));
-	pi.sigs = calloc(src->nsigs ? src->nsigs : 1, sizeof(*pi.sigs));
-	if (!pi.refs || !pi.sigs)
-		goto oom;
-	if (src->nrefs)
-		memcpy(pi.refs, src->refs, src->nrefs * sizeof(*pi.refs));
-	for (; pi.nsigs < src->nsigs; pi.nsigs++) {
-		pi.sigs[pi.nsigs] = src->sigs[pi.nsigs];
-		pi.sigs[pi.nsigs].name = strdup(src->sigs[pi.nsigs].name);
-		if (!pi.sigs[pi.nsigs].name)
-			goto oom;
-	}
-	*ret = pi;
-	return 0;
-oom:
-	cas_path_info_release(&pi);
-	return -ENOMEM;
-}
-
 size_t cas_ca_kind_digest_len(enum cas_ca_kind k)
 {
 	switch (k) {

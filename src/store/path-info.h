@@ -54,10 +54,6 @@ struct cas_path_info {
 /* Free owned members; the struct is zeroed (ca_kind NONE). */
 void cas_path_info_release(struct cas_path_info *pi);
 
-/* Deep copy.  0 or -ENOMEM. */
-int cas_path_info_copy(const struct cas_path_info *src,
-		       struct cas_path_info *ret);
-
 /* Encode to pathinfo.proto bytes (appended to out).  0 or -ENOMEM. */
 int cas_path_info_encode(const struct cas_path_info *pi, struct cas_buf *out);
 
