@@ -82,6 +82,9 @@ check-fuse: all $(B)/tests/mkfixture
 		echo "check-fuse: SKIPPED: mount tests need root and /dev/fuse"; \
 	else \
 		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) \
+			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse && \
+		echo "check-fuse: again with --no-passthrough (spliced reads)" && \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-passthrough \
 			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse; \
 	fi
 

@@ -3,12 +3,13 @@
  * "-t fuse.castore" (via mount.fuse3, or installed as mount.fuse.castore):
  *
  *   castore [--store DIR] mount [--list-root] [--threads N] [--allow-other]
- *           [--no-xattr] [--daemon] [--ready-fd FD] MOUNTPOINT
+ *           [--no-xattr] [--no-verify] [--no-passthrough] [--daemon]
+ *           [--ready-fd FD] MOUNTPOINT
  *   mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]
  *   castore STORE_DIR MOUNTPOINT -o OPTIONS          (what mount.fuse3 runs)
  *
  * -o words: list_root, threads=N, allow_other, no_xattr, no_verify,
- * foreground; the
+ * no_passthrough, foreground; the
  * generic mount options (ro, rw, dev, suid, exec, auto, user, _netdev,
  * nofail, x-*, ...) are accepted and ignored.  The helper form daemonizes
  * unless "foreground" is given, and returns once the mount is live.
@@ -174,6 +175,8 @@ static int parse_o(struct mount_args *a, char *opts)
 			a->fs.no_xattr = true;
 		} else if (strcmp(w, "no_verify") == 0) {
 			a->fs.no_verify = true;
+		} else if (strcmp(w, "no_passthrough") == 0) {
+			a->fs.no_passthrough = true;
 		} else if (strcmp(w, "foreground") == 0) {
 			a->daemon = false;
 		} else if (strncmp(w, "threads=", 8) == 0) {
@@ -215,10 +218,14 @@ static void mount_help(void)
 	       "  --no-verify     trust blob files (default: a file's blob is "
 	       "re-hashed on\n                  its first open; a corrupt one "
 	       "reads as EIO)\n"
+	       "  --no-passthrough\n                  serve every read from "
+	       "the daemon (by default, as root on\n                  Linux "
+	       ">= 6.9, the kernel reads blob files directly)\n"
 	       "  --daemon        detach; return only once the mount is live\n"
 	       "  --ready-fd FD   write \"ready\" to FD once the mount is live\n"
 	       "  -o OPTS         the same as comma-separated words: list_root, "
-	       "threads=N,\n                  allow_other, no_xattr, no_verify\n\n"
+	       "threads=N,\n                  allow_other, no_xattr, no_verify, "
+	       "no_passthrough\n\n"
 	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
 	       "ro,list_root  0 0\n");
 }
@@ -231,6 +238,7 @@ int cmd_mount(int argc, char **argv)
 		{ "allow-other", no_argument, NULL, 'a' },
 		{ "no-xattr", no_argument, NULL, 'x' },
 		{ "no-verify", no_argument, NULL, 'V' },
+		{ "no-passthrough", no_argument, NULL, 'P' },
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -260,6 +268,9 @@ int cmd_mount(int argc, char **argv)
 			break;
 		case 'V':
 			a.fs.no_verify = true;
+			break;
+		case 'P':
+			a.fs.no_passthrough = true;
 			break;
 		case 'd':
 			a.daemon = true;

@@ -21,11 +21,50 @@
 /* Worker threads unless --threads says otherwise. */
 #define FS_DEFAULT_THREADS 8
 
+/* Passthrough state (passthrough.c). */
+struct fs_passthrough {
+	pthread_mutex_t lock; /* backing ids of inodes */
+	int devfd;            /* the /dev/fuse fd castore mounted with */
+	bool mounted;         /* castore did mount(2) itself */
+	bool offered;         /* the kernel's INIT offered passthrough */
+	bool enabled;         /* accepted: opens try backing files */
+};
+
 struct fs {
 	struct cas_store *store;
 	struct cas_fs_opts opts;
 	struct fs_inode_table inodes;
+	struct fs_passthrough pt;
 };
+
+/* fh of an open file whose reads the kernel passes through */
+#define FS_FH_PASSTHROUGH (UINT64_C(1) << 63)
+
+/*
+ * Mount the session at mountpoint with our own /dev/fuse fd and custom
+ * I/O, so replies can carry passthrough fields.  Root only.  0, or
+ * -errno (nothing mounted; use fuse_session_mount() instead).
+ */
+int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
+			 const char *mountpoint);
+/* Undo fs_passthrough_mount (a no-op if it did not mount). */
+void fs_passthrough_unmount(struct fs *fs, const char *mountpoint);
+/* Called by the init handler: the INIT reply asks for passthrough if
+ * the kernel offered it and opts allow it. */
+void fs_passthrough_init_reply(struct fs *fs);
+/*
+ * Give file inode i a backing file for the OPEN reply this thread sends
+ * next (it is amended in flight).  Returns the backing id (>= 0);
+ * -EOPNOTSUPP when passthrough is off (use spliced reads); -EIO when the
+ * blob is missing; another -errno.  Each success needs one
+ * fs_passthrough_release(), or fs_passthrough_reply_done() and a
+ * release if the reply was not sent.
+ */
+int fs_passthrough_open(struct fs *fs, struct fs_inode *i);
+/* One passthrough open of i ended; the last closes the backing id. */
+void fs_passthrough_release(struct fs *fs, struct fs_inode *i);
+/* Forget an amendment this thread did not send. */
+void fs_passthrough_reply_done(void);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 

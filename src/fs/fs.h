@@ -32,6 +32,7 @@ struct cas_fs_opts {
 	bool no_xattr;     /* hide the digest xattrs */
 	bool allow_other;  /* let other users access the mount */
 	bool no_verify;    /* trust blob files: skip the first-open re-hash */
+	bool no_passthrough; /* always serve reads from the daemon */
 	unsigned threads;  /* worker threads; 0: the default (8) */
 	/* called once the mount is live (may be NULL) */
 	void (*ready)(void *ud);

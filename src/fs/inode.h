@@ -33,6 +33,8 @@ struct fs_inode {
 	char *target;    /* symlink */
 	struct cas_directory *dir; /* directory: set once, then immutable */
 	bool verified;   /* file: the blob matched its digest once */
+	int backing_id;  /* file: passthrough backing id, if ... */
+	uint32_t backing_opens; /* ... opens > 0 (under fs->pt.lock) */
 	uint64_t hash;   /* of the key */
 	bool indexed;    /* in the key index */
 	struct fs_inode *next_ino, *next_key;

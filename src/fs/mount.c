@@ -55,7 +55,8 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 	struct fuse_args args;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *cfg = NULL;
-	struct fs fs = { .store = store, .opts = *opts };
+	struct fs fs = { .store = store, .opts = *opts,
+			 .pt = { .lock = PTHREAD_MUTEX_INITIALIZER, .devfd = -1 } };
 	const char *err = NULL;
 
 	r = fs_inode_table_init(&fs.inodes);
@@ -83,7 +84,10 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		r = -EINVAL;
 		goto out;
 	}
-	if (fuse_session_mount(se, mountpoint) != 0) {
+	/* our own mount(2) where passthrough may work, else fusermount3 */
+	if ((opts->no_passthrough ||
+	     fs_passthrough_mount(&fs, se, mountpoint) < 0) &&
+	    fuse_session_mount(se, mountpoint) != 0) {
 		err = "cannot mount (is /dev/fuse available and the mountpoint "
 		      "an existing directory?)";
 		r = -EIO;
@@ -116,6 +120,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		err = "the FUSE session failed";
 	fuse_loop_cfg_destroy(cfg);
 out_unmount:
+	fs_passthrough_unmount(&fs, mountpoint);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -299,6 +299,16 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		reply_err(req, -ELOOP);
 	} else if ((r = verify_once(fs, i)) < 0) {
 		reply_err(req, r);
+	} else if ((r = fs_passthrough_open(fs, i)) >= 0) {
+		/* reads go from the kernel to the blob file, not through us */
+		fi->fh = FS_FH_PASSTHROUGH;
+		fi->noflush = 1;
+		if (fuse_reply_open(req, fi) != 0) {
+			fs_passthrough_reply_done();
+			fs_passthrough_release(fs, i);
+		}
+	} else if (r != -EOPNOTSUPP) {
+		reply_err(req, r);
 	} else if ((r = cas_blob_open(fs->store->blobs, &i->digest, &fd)) < 0) {
 		reply_err(req, r == -ENOENT ? -EIO : r);
 	} else {
@@ -327,8 +337,16 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	(void)ino;
-	close((int)fi->fh);
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i;
+
+	if (fi->fh != FS_FH_PASSTHROUGH) {
+		close((int)fi->fh);
+	} else if ((i = fs_inode_get(&fs->inodes, ino))) {
+		/* an open file holds a kernel lookup: i is always found */
+		fs_passthrough_release(fs, i);
+		fs_inode_put(&fs->inodes, i);
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -660,7 +678,9 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	/* passthrough first: it must not meet the writeback cache, which
+	 * castore never asks for */
+	fs_passthrough_init_reply(userdata);
 	/* splice blob data straight from the blob files */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;

@@ -1,0 +1,249 @@
+/*
+ * FUSE passthrough (kernel >= 6.9, CAP_SYS_ADMIN): an open file reads
+ * straight from its blob file in the kernel; the daemon sees no READ.
+ *
+ * libfuse 3.14 knows nothing of it, so castore mounts /dev/fuse itself,
+ * hands the fd to libfuse as custom I/O, and edits two replies on their
+ * way to the kernel:
+ *  - INIT: FUSE_INIT_EXT, FUSE_PASSTHROUGH (bit 5 of flags2) and
+ *    max_stack_depth 1, when the kernel's INIT request offered it;
+ *  - OPEN of a passthrough file: FOPEN_PASSTHROUGH and the backing id.
+ * Each reply is sent by the thread that produced it, inside
+ * fuse_reply_*(), so a thread-local note says which reply to edit: no
+ * guessing from reply sizes.
+ *
+ * The kernel keeps one backing file per FUSE inode and refuses an open
+ * that names another, so concurrent opens of an inode share one backing
+ * id, opened by the first and closed by the last release.
+ */
+#include "fs/fs-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* From the kernel's uapi <linux/fuse.h> 7.40, newer than bookworm's. */
+struct fs_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define FS_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct fs_backing_map)
+#define FS_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+#define FS_INIT_EXT (1u << 30)
+#define FS_FLAGS2_PASSTHROUGH (1u << 5) /* FUSE_PASSTHROUGH >> 32 */
+#define FS_FOPEN_PASSTHROUGH (1u << 7)
+#define FS_OP_INIT 26
+
+/* Offsets in the wire structs (fuse_in_header is 40 bytes). */
+#define FS_IN_OPCODE 4
+#define FS_INIT_IN_FLAGS (40 + 12)
+#define FS_INIT_IN_FLAGS2 (40 + 16)
+#define FS_INIT_OUT_FLAGS 12
+#define FS_INIT_OUT_FLAGS2 32
+#define FS_INIT_OUT_STACK_DEPTH 36
+#define FS_INIT_OUT_MIN 40
+#define FS_OPEN_OUT_FLAGS 8
+#define FS_OPEN_OUT_BACKING_ID 12
+#define FS_OPEN_OUT_SIZE 16
+
+/* The reply this thread is about to send, if it needs editing. */
+static __thread bool tl_init_reply;
+static __thread int tl_open_backing_id = -1;
+
+static uint32_t get32(const void *p, size_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, (const char *)p + off, sizeof(v));
+	return v;
+}
+
+static void put32(void *p, size_t off, uint32_t v)
+{
+	memcpy((char *)p + off, &v, sizeof(v));
+}
+
+static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
+{
+	struct fs *fs = ud;
+	ssize_t n = read(fd, buf, len);
+
+	if (n >= FS_INIT_IN_FLAGS2 + 4 &&
+	    get32(buf, FS_IN_OPCODE) == FS_OP_INIT &&
+	    (get32(buf, FS_INIT_IN_FLAGS) & FS_INIT_EXT) &&
+	    (get32(buf, FS_INIT_IN_FLAGS2) & FS_FLAGS2_PASSTHROUGH))
+		fs->pt.offered = true; /* read before INIT is handled */
+	return n;
+}
+
+static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
+{
+	unsigned char copy[256];
+	struct iovec v[8];
+
+	(void)ud;
+	if ((tl_init_reply || tl_open_backing_id >= 0) && count == 2 &&
+	    iov[1].iov_len <= sizeof(copy)) {
+		size_t len = iov[1].iov_len;
+
+		memcpy(copy, iov[1].iov_base, len);
+		if (tl_init_reply && len >= FS_INIT_OUT_MIN) {
+			put32(copy, FS_INIT_OUT_FLAGS,
+			      get32(copy, FS_INIT_OUT_FLAGS) | FS_INIT_EXT);
+			put32(copy, FS_INIT_OUT_FLAGS2,
+			      get32(copy, FS_INIT_OUT_FLAGS2) |
+				      FS_FLAGS2_PASSTHROUGH);
+			put32(copy, FS_INIT_OUT_STACK_DEPTH, 1);
+		} else if (tl_open_backing_id >= 0 && len == FS_OPEN_OUT_SIZE) {
+			put32(copy, FS_OPEN_OUT_FLAGS,
+			      get32(copy, FS_OPEN_OUT_FLAGS) |
+				      FS_FOPEN_PASSTHROUGH);
+			put32(copy, FS_OPEN_OUT_BACKING_ID,
+			      (uint32_t)tl_open_backing_id);
+		}
+		v[0] = iov[0];
+		v[1] = (struct iovec){ copy, len };
+		tl_init_reply = false;
+		tl_open_backing_id = -1;
+		return writev(fd, v, 2);
+	}
+	return writev(fd, iov, count);
+}
+
+/* Splice as libfuse would (custom I/O without it turns splice off). */
+static ssize_t pt_splice_send(int fdin, off_t *offin, int fdout,
+			      off_t *offout, size_t len, unsigned flags,
+			      void *ud)
+{
+	(void)ud;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+static const struct fuse_custom_io pt_io = {
+	.read = pt_read,
+	.writev = pt_writev,
+	.splice_send = pt_splice_send,
+};
+
+int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
+			 const char *mountpoint)
+{
+	char opts[256];
+	int fd, n;
+
+	if (geteuid() != 0)
+		return -EPERM;
+	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(opts, sizeof(opts),
+		     "fd=%d,rootmode=40000,user_id=0,group_id=0,"
+		     "default_permissions," FS_MAX_READ_OPT "%s",
+		     fd, fs->opts.allow_other ? ",allow_other" : "");
+	if (n < 0 || (size_t)n >= sizeof(opts)) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (mount("castore", mountpoint, "fuse.castore",
+		  MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	/* from here on the session owns fd and closes it when destroyed */
+	if (fuse_session_custom_io(se, &pt_io, fd) != 0) {
+		umount2(mountpoint, MNT_DETACH);
+		return -EIO;
+	}
+	fs->pt.devfd = fd;
+	fs->pt.mounted = true;
+	return 0;
+}
+
+void fs_passthrough_unmount(struct fs *fs, const char *mountpoint)
+{
+	/* EINVAL when umount(8) or fusermount3 -u came first: fine */
+	if (fs->pt.mounted)
+		(void)umount2(mountpoint, MNT_DETACH);
+	fs->pt.mounted = false;
+}
+
+void fs_passthrough_init_reply(struct fs *fs)
+{
+	if (fs->pt.mounted && fs->pt.offered && !fs->opts.no_passthrough) {
+		tl_init_reply = true;
+		__atomic_store_n(&fs->pt.enabled, true, __ATOMIC_RELAXED);
+	}
+}
+
+int fs_passthrough_open(struct fs *fs, struct fs_inode *i)
+{
+	struct fs_backing_map map = { .fd = -1 };
+	int id, r;
+
+	if (!__atomic_load_n(&fs->pt.enabled, __ATOMIC_RELAXED))
+		return -EOPNOTSUPP;
+	pthread_mutex_lock(&fs->pt.lock);
+	if (i->backing_opens > 0) {
+		i->backing_opens++;
+		id = i->backing_id;
+		pthread_mutex_unlock(&fs->pt.lock);
+		tl_open_backing_id = id;
+		return id;
+	}
+	pthread_mutex_unlock(&fs->pt.lock);
+
+	r = cas_blob_open(fs->store->blobs, &i->digest, &map.fd);
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	id = ioctl(fs->pt.devfd, FS_DEV_IOC_BACKING_OPEN, &map);
+	r = -errno;
+	close(map.fd); /* the kernel holds its own reference */
+	if (id < 0) {
+		/* not this kernel, or not allowed: spliced reads from now on */
+		if (r == -EPERM || r == -ENOTTY || r == -EOPNOTSUPP ||
+		    r == -EINVAL)
+			__atomic_store_n(&fs->pt.enabled, false,
+					 __ATOMIC_RELAXED);
+		return -EOPNOTSUPP;
+	}
+
+	pthread_mutex_lock(&fs->pt.lock);
+	if (i->backing_opens > 0) {
+		/* another open won the race: use its backing file */
+		(void)ioctl(fs->pt.devfd, FS_DEV_IOC_BACKING_CLOSE,
+			    &(uint32_t){ (uint32_t)id });
+		id = i->backing_id;
+	} else {
+		i->backing_id = id;
+	}
+	i->backing_opens++;
+	pthread_mutex_unlock(&fs->pt.lock);
+	tl_open_backing_id = id;
+	return id;
+}
+
+void fs_passthrough_release(struct fs *fs, struct fs_inode *i)
+{
+	pthread_mutex_lock(&fs->pt.lock);
+	if (i->backing_opens > 0 && --i->backing_opens == 0) {
+		(void)ioctl(fs->pt.devfd, FS_DEV_IOC_BACKING_CLOSE,
+			    &(uint32_t){ (uint32_t)i->backing_id });
+		i->backing_id = -1;
+	}
+	pthread_mutex_unlock(&fs->pt.lock);
+}
+
+void fs_passthrough_reply_done(void)
+{
+	tl_open_backing_id = -1;
+	tl_init_reply = false;
+}
