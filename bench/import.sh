@@ -2,7 +2,9 @@
 # bench/import.sh [TREE...]: castore import against nix-store --add of the
 # same trees, RUNS times each, fresh stores for both (Nix: a chroot store
 # whose path is deleted before each run; castore: an empty store
-# directory).  Prints medians and castore's ratio to Nix (< 1: faster).
+# directory).  Then castore export against nix-store --dump of the path
+# each imported (byte-identical NARs, checked).  Prints medians and
+# castore's ratio to Nix (< 1: faster).
 # Note: castore makes the imported bytes durable (syncfs before anything
 # refers to them); Nix 2.8 does not fsync file contents.
 set -euo pipefail
@@ -24,6 +26,7 @@ trap 'rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
+exports=()
 {
 printf '%-22s %8s %6s | %-26s | %-26s\n' "" "" "" "returned" "durable (+ sync)"
 printf '%-22s %8s %6s | %8s %8s %7s | %8s %8s %7s\n' tree entries MiB nix castore ratio nix castore ratio
@@ -56,6 +59,24 @@ for tree in "${trees[@]}"; do
 	printf '%-22s %8d %6d | %7.3fs %7.3fs %7.2f | %7.3fs %7.3fs %7.2f\n' \
 		"$tree" "$entries" "$mib" "$nm" "$cm" "$(echo "$cm / $nm" | bc -l)" \
 		"$nd" "$cd_" "$(echo "$cd_ / $nd" | bc -l)"
+	# export of the path just imported: the NAR of each, to a pipe
+	# (nix-store --dump serializes the path as it lies on disk)
+	nixdir="$nixroot$p"
+	cmp <(nix-store --dump "$nixdir") <("$CASTORE" --store "$tmp/cas" export "$p")
+	dump_t=(); exp_t=()
+	for i in $(seq 1 "$RUNS"); do
+		s=$(now); nix-store --dump "$nixdir" | cat > /dev/null; e=$(now)
+		dump_t+=("$(echo "$e - $s" | bc)")
+		s=$(now); "$CASTORE" --store "$tmp/cas" export "$p" | cat > /dev/null; e=$(now)
+		exp_t+=("$(echo "$e - $s" | bc)")
+	done
+	exports+=("$(printf '%-22s %8d %6d | %7.3fs %7.3fs %7.2f' "$tree" "$entries" "$mib" \
+		"$(printf '%s\n' "${dump_t[@]}" | median)" "$(printf '%s\n' "${exp_t[@]}" | median)" \
+		"$(echo "$(printf '%s\n' "${exp_t[@]}" | median) / $(printf '%s\n' "${dump_t[@]}" | median)" | bc -l)")")
 done
+echo
+printf '%-22s %8s %6s | %-26s\n' "" "" "" "export (NAR to a pipe)"
+printf '%-22s %8s %6s | %8s %8s %7s\n' tree entries MiB nix castore ratio
+printf '%s\n' "${exports[@]}"
 } | tee "$OUT"
 echo "(medians of $RUNS runs; written to $OUT)"

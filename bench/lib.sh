@@ -4,7 +4,9 @@
 #
 # Systems: erofs (kernel EROFS mounted from an image file), squashfuse
 # (squashfuse_ll on an uncompressed squashfs image), castore (castore mount
-# of a store holding the tree).  Every backing file is read into the page
+# of a store holding the tree: passthrough where the kernel has it) and
+# castore-splice (the same with --no-passthrough: the daemon serves every
+# read, as on kernels before 6.9 or without root).  Every backing file is read into the page
 # cache before timing: what is measured is the filesystem, not the disk.
 
 set -euo pipefail
@@ -13,7 +15,7 @@ ROOT=$(dirname "$BENCH_DIR")
 CASTORE=${CASTORE:-$ROOT/castore}
 RUNS=${RUNS:-5}
 WORKDIR=${BENCH_WORK:-/var/tmp/castore-bench}
-SYSTEMS=${SYSTEMS:-"erofs squashfuse castore"}
+SYSTEMS=${SYSTEMS:-"erofs squashfuse castore castore-splice"}
 RESULTS=${RESULTS:-$BENCH_DIR/results.txt}
 mkdir -p "$WORKDIR"
 
@@ -38,6 +40,9 @@ prepare() {
 		mksquashfs "$tree" "$d/squash.img" -noI -noD -noF -noX -no-progress -quiet > /dev/null
 		rm -rf "$d/store"
 		"$CASTORE" --store "$d/store" import --name tree "$tree" > "$d/path"
+		# the steady state: every blob checked once and stamped, so a
+		# fresh mount does not hash it again on first open
+		"$CASTORE" --store "$d/store" verify > /dev/null
 		touch "$d/ready"
 	fi
 	warm "$d/erofs.img" "$d/squash.img" "$d/store"
@@ -55,8 +60,10 @@ mount_sys() {
 	squashfuse)
 		squashfuse_ll "$d/squash.img" "$mnt"
 		echo "$mnt" ;;
-	castore)
+	castore | castore-splice)
+		# shellcheck disable=SC2046
 		"$CASTORE" --store "$d/store" mount --daemon --threads "${CASTORE_THREADS:-4}" \
+			$([ "$sys" = castore-splice ] && echo --no-passthrough) \
 			${CASTORE_MOUNT_OPTS:-} "$mnt"
 		echo "$mnt/$(basename "$(cat "$d/path")")" ;;
 	esac
@@ -96,17 +103,23 @@ measure() {
 	echo "#   $workload $sys: cold $(printf '%s\n' "${cold[@]}" | median) s, warm $(printf '%s\n' "${warmt[@]}" | median) s" >&2
 }
 
-# table: medians and castore's ratios, from $RECORD
+# table: medians and castore's ratios, from $RECORD; then castore's
+# ratio to any "floor" system recorded for a workload (blob-file: cat of
+# the blob file itself).
 table() {
 	awk '
-	{ key = $1 " (" $2 ")"; v[key, $3] = $4; if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
+	function r(a, b) { return (b > 0 && a != "") ? sprintf("%.2fx", a / b) : "-" }
+	{ key = $1 " (" $2 ")"; v[key, $3] = $4; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
+	  if ($3 != "erofs" && $3 != "squashfuse" && $3 != "castore" && $3 != "castore-splice") floor[key] = $3 }
 	END {
-		printf "%-34s %10s %12s %10s %8s %12s\n", "workload (seconds; IOPS and MiB named)", "erofs", "squashfuse_ll", "castore", "/erofs", "/squashfuse"
+		printf "%-36s %9s %10s %9s %9s | %8s %8s %8s\n", "workload (seconds; IOPS and MiB named)",
+			"erofs", "squashfuse", "castore", "c-splice", "c/erofs", "c/squash", "cs/erofs"
 		for (i = 1; i <= n; i++) {
-			k = order[i]; e = v[k, "erofs"]; s = v[k, "squashfuse"]; c = v[k, "castore"]
-			printf "%-34s %10.3f %12.3f %10.3f %8s %12s\n", k, e, s, c,
-				(e > 0 && c != "") ? sprintf("%.2fx", c / e) : "-",
-				(s > 0 && c != "") ? sprintf("%.2fx", c / s) : "-"
+			k = order[i]
+			e = v[k, "erofs"]; s = v[k, "squashfuse"]; c = v[k, "castore"]; cs = v[k, "castore-splice"]
+			printf "%-36s %9.3f %10.3f %9.3f %9.3f | %8s %8s %8s\n", k, e, s, c, cs, r(c, e), r(c, s), r(cs, e)
 		}
+		for (k in floor)
+			printf "%s: castore %.3f, %s %.3f: %s\n", k, v[k, "castore"], floor[k], v[k, floor[k]], r(v[k, "castore"], v[k, floor[k]])
 	}' "$RECORD"
 }

@@ -122,7 +122,10 @@ int cmd_verify(int argc, char **argv)
 			       "Re-hash every blob and directory and recompute "
 			       "every store path's NAR hash.\nPrints each "
 			       "corrupt or missing object; exits 1 if there is "
-			       "one.\n");
+			       "one.\nEach blob file that hashes right is "
+			       "stamped (xattr user.castore.verified),\nso a "
+			       "mount need not hash it again until it changes; "
+			       "a corrupt one\nloses its stamp.\n");
 			return 0;
 		}
 		return EXIT_USAGE;

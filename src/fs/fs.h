@@ -15,7 +15,8 @@
  *    symlinks, uid/gid 0, mtime 1, nlink 1 (2 + subdirectories for
  *    directories), directory st_size = number of entries.
  *  - never wrong bytes: a blob is re-hashed on the first open of its
- *    inode (unless no_verify) and a mismatch is EIO.
+ *    inode (unless no_verify, or its file is stamped as checked and
+ *    unmodified since) and a mismatch is EIO.
  *  - EROFS for write opens, EISDIR for open of a directory, EINVAL for
  *    readlink of a non-symlink, EIO for a missing or corrupt object (that
  *    operation only), ENOENT/ESTALE for unknown inodes, never an abort.

@@ -254,9 +254,10 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /*
  * Never serve wrong bytes: the first open of a file inode re-hashes its
- * blob (which also brings it into the page cache the reads splice from);
- * a missing or corrupt blob is EIO for this open only.  Concurrent first
- * opens may both hash; the flag only ever goes from false to true.
+ * blob, unless the blob file carries a stamp from an earlier check and
+ * was not modified since (cas_blob_verify_stamped); a missing or corrupt
+ * blob is EIO for this open only.  Concurrent first opens may both hash;
+ * the flag only ever goes from false to true.
  */
 static int verify_once(struct fs *fs, struct fs_inode *i)
 {
@@ -265,7 +266,7 @@ static int verify_once(struct fs *fs, struct fs_inode *i)
 	if (fs->opts.no_verify ||
 	    __atomic_load_n(&i->verified, __ATOMIC_ACQUIRE))
 		return 0;
-	r = cas_blob_verify(fs->store->blobs, &i->digest, i->size);
+	r = cas_blob_verify_stamped(fs->store->blobs, &i->digest, i->size);
 	if (r == -ENOENT || r == -EBADMSG)
 		return -EIO;
 	if (r < 0)

@@ -1,12 +1,16 @@
 #include "store/services.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/io.h"
+#include "hash/encoding.h"
 
 int cas_blob_has(struct cas_blob_service *s, const struct cas_digest *d)
 {
@@ -113,20 +117,15 @@ int cas_blob_put(struct cas_blob_service *s, const void *p, size_t n,
 	return cas_blob_writer_commit(w, ret, NULL);
 }
 
-int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
-		    uint64_t size)
+/* Hash an open blob: 0, -EBADMSG on a digest or size mismatch, -errno. */
+static int verify_fd(int fd, const struct cas_digest *d, uint64_t size)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ uint8_t *buf = NULL;
 	struct cas_blake3 h;
 	struct cas_digest got;
 	uint64_t total = 0;
 	const size_t bufsz = 1 << 20;
-	int r;
 
-	r = cas_blob_open(s, d, &fd);
-	if (r < 0)
-		return r;
 	buf = malloc(bufsz);
 	if (!buf)
 		return -ENOMEM;
@@ -145,6 +144,85 @@ int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 	if (!cas_digest_eq(&got, d) || (size != UINT64_MAX && total != size))
 		return -EBADMSG;
 	return 0;
+}
+
+/*
+ * The stamp a blob file gets once it hashed right: its digest, inode
+ * number, size and mtime.  Any write to the file moves its mtime, and a
+ * copy (even cp -a, which keeps mtime and xattrs) has another inode, so a
+ * stamp that still matches means the file is the one that was checked.
+ */
+static int stamp_of(int fd, const struct cas_digest *d, char *buf, size_t n)
+{
+	char hex[CAS_DIGEST_SIZE * 2 + 1];
+	struct stat st;
+	int k;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	cas_hex_encode(d->bytes, CAS_DIGEST_SIZE, hex);
+	k = snprintf(buf, n, "1 %s %llu %llu %lld.%09ld", hex,
+		     (unsigned long long)st.st_ino,
+		     (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec,
+		     st.st_mtim.tv_nsec);
+	return k > 0 && (size_t)k < n ? k : -EOVERFLOW;
+}
+
+/* Hash the open blob; stamp it on success, unstamp it on a mismatch. */
+static int verify_and_stamp(int fd, const struct cas_digest *d, uint64_t size)
+{
+	char stamp[192];
+	int k, r;
+
+	/* the stamp describes the file as it was before hashing: a write
+	 * during the hash moves the mtime past it */
+	k = stamp_of(fd, d, stamp, sizeof(stamp));
+	if (k < 0)
+		return k;
+	r = verify_fd(fd, d, size);
+	/* best effort: needs user xattrs and the right to set them */
+	if (r == 0)
+		(void)fsetxattr(fd, CAS_BLOB_STAMP_XATTR, stamp, (size_t)k, 0);
+	else if (r == -EBADMSG)
+		(void)fremovexattr(fd, CAS_BLOB_STAMP_XATTR);
+	return r;
+}
+
+int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
+		    uint64_t size)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = cas_blob_open(s, d, &fd);
+	if (r < 0)
+		return r;
+	return verify_and_stamp(fd, d, size);
+}
+
+int cas_blob_verify_stamped(struct cas_blob_service *s,
+			    const struct cas_digest *d, uint64_t size)
+{
+	_cleanup_close_ int fd = -1;
+	char want[192], have[192];
+	struct stat st;
+	ssize_t n;
+	int k, r;
+
+	r = cas_blob_open(s, d, &fd);
+	if (r < 0)
+		return r;
+	k = stamp_of(fd, d, want, sizeof(want));
+	if (k < 0)
+		return k;
+	n = fgetxattr(fd, CAS_BLOB_STAMP_XATTR, have, sizeof(have));
+	if (n != k || memcmp(have, want, (size_t)k) != 0)
+		return verify_and_stamp(fd, d, size);
+	if (size == UINT64_MAX)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return (uint64_t)st.st_size == size ? 0 : -EBADMSG;
 }
 
 int cas_blob_for_each(struct cas_blob_service *s,

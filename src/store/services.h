@@ -159,9 +159,23 @@ void cas_blob_discard(struct cas_blob_service *s, void **tokens, size_t n);
 int cas_blob_put(struct cas_blob_service *s, const void *p, size_t n,
 		 struct cas_digest *ret);
 /* Re-read a blob and check its digest (and size, if size != UINT64_MAX).
- * 0, -ENOENT, -EBADMSG or -errno. */
+ * 0, -ENOENT, -EBADMSG or -errno.  A blob that passes is stamped, one
+ * that fails loses its stamp (below). */
 int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 		    uint64_t size);
+/*
+ * The same check, skipped for a blob file stamped by an earlier success
+ * and not modified since: the stamp (xattr CAS_BLOB_STAMP_XATTR) names
+ * the digest, inode number, size and mtime of the file that hashed right.
+ * Stamping is best effort (it needs user xattrs on the store's
+ * filesystem and the right to set them).  This trusts the disk
+ * between checks: media corruption under an unchanged file is found by
+ * cas_blob_verify() (castore verify), which also drops the stamp.
+ * Returns as cas_blob_verify().
+ */
+#define CAS_BLOB_STAMP_XATTR "user.castore.verified"
+int cas_blob_verify_stamped(struct cas_blob_service *s,
+			    const struct cas_digest *d, uint64_t size);
 /* Every stored blob's digest; -ENOTSUP if the backend cannot list. */
 int cas_blob_for_each(struct cas_blob_service *s,
 		      int (*cb)(const struct cas_digest *d, void *ud),

@@ -107,6 +107,62 @@ check_tree() {
 	done
 }
 
+@test "a checked blob is stamped: not re-hashed on the next mount, unless modified since" {
+	mkdir -p "$WORK/t"
+	head -c $((16 << 20)) /dev/urandom > "$WORK/t/f"
+	p=$("$CASTORE" import "$WORK/t")
+	hex=$(b3sum --no-names "$WORK/t/f")
+	blob="$CASTORE_STORE/blobs/${hex:0:2}/$hex"
+	f="$MNT/${p#/nix/store/}/f"
+	# first mount: the open hashes the blob (16 reads of 1 MiB) and stamps it
+	mount_castore "$MNT"
+	before=$(read_syscalls "$MOUNT_PID")
+	head -c 1 "$f" > /dev/null
+	hashed=$(( $(read_syscalls "$MOUNT_PID") - before ))
+	unmount_castore "$MNT" "$MOUNT_PID"
+	echo "first open: $hashed reads"
+	[ "$hashed" -ge 16 ]
+	getfattr --only-values -n user.castore.verified "$blob" | grep -q "^1 $hex "
+	# next mount: the stamp matches, the open does not read the blob
+	mount_castore "$MNT"
+	before=$(read_syscalls "$MOUNT_PID")
+	head -c 1 "$f" > /dev/null
+	again=$(( $(read_syscalls "$MOUNT_PID") - before ))
+	cmp "$WORK/t/f" "$f"
+	unmount_castore "$MNT" "$MOUNT_PID"
+	echo "stamped open: $again reads"
+	[ "$again" -lt 8 ]
+	# a write moves the mtime: the stamp no longer matches, EIO
+	chmod u+w "$blob"
+	printf 'X' | dd of="$blob" bs=1 seek=4096 conv=notrunc status=none
+	mount_castore "$MNT"
+	[ "$(errno_of "open('$f', 'rb').read(1)")" = EIO ]
+	unmount_castore "$MNT" "$MOUNT_PID"
+}
+
+@test "castore verify drops the stamp of a blob corrupted under an unchanged mtime" {
+	mkdir -p "$WORK/t"
+	head -c 100000 /dev/urandom > "$WORK/t/f"
+	p=$("$CASTORE" import "$WORK/t")
+	hex=$(b3sum --no-names "$WORK/t/f")
+	blob="$CASTORE_STORE/blobs/${hex:0:2}/$hex"
+	f="$MNT/${p#/nix/store/}/f"
+	mount_castore "$MNT"
+	cat "$f" > /dev/null
+	unmount_castore "$MNT" "$MOUNT_PID"
+	getfattr -n user.castore.verified "$blob" > /dev/null
+	# what the disk might do: other bytes, same inode, size and mtime
+	mtime=$(stat -c %y "$blob")
+	chmod u+w "$blob"
+	printf 'X' | dd of="$blob" bs=1 seek=500 conv=notrunc status=none
+	touch -d "$mtime" "$blob"
+	run "$CASTORE" verify
+	[ "$status" -ne 0 ]
+	! getfattr -n user.castore.verified "$blob" 2> /dev/null
+	mount_castore "$MNT"
+	[ "$(errno_of "open('$f', 'rb').read(1)")" = EIO ]
+}
+
 @test "a root of 5000 store paths lists exactly those names" {
 	"$MKFIXTURE" "$CASTORE_STORE" many 5000
 	mount_castore "$MNT" --list-root
