@@ -37,7 +37,7 @@ FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -DFUSE_USE_VERSION=312 -Isrc -I$(B)/gen -I$(BLAKE3_DIR)
 CFLAGS_BASE = -std=gnu17 $(OPT) -fno-strict-aliasing -pthread $(EXTRA_CFLAGS)
-LIBS = -llmdb -lprotobuf-c -lcrypto $(FUSE_LIBS) -pthread
+LIBS = -llmdb -lprotobuf-c -lcrypto -lcurl -llzma -lzstd -lbz2 $(FUSE_LIBS) -pthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 ifneq ($(SANITIZE),)
@@ -56,7 +56,7 @@ PROTOS = castore pathinfo
 GEN_C = $(PROTOS:%=$(B)/gen/%.pb-c.c)
 GEN_H = $(PROTOS:%=$(B)/gen/%.pb-c.h)
 
-LAYERS = base hash castore store nar ingest fs
+LAYERS = base hash castore store nar ingest fs net
 LIB_SRC = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 LIB_OBJ = $(LIB_SRC:src/%.c=$(B)/obj/%.o) $(PROTOS:%=$(B)/obj/gen/%.pb-c.o)
 

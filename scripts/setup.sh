@@ -12,7 +12,8 @@ libcurl4-openssl-dev libmicrohttpd-dev
 liblzma-dev libzstd-dev libbz2-dev
 libcriterion-dev bats nix-bin
 clang attr xxd b3sum python3 psmisc bc
-squashfuse squashfs-tools erofs-utils fio hyperfine"
+squashfuse squashfs-tools erofs-utils fio hyperfine
+nginx-light"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: must run as root (it installs Debian packages)" >&2

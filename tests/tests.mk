@@ -5,6 +5,7 @@
 #   make check-fuzz        replay every fuzz corpus through its target
 #   make check-cli         CLI tests with Nix as the oracle (bats)
 #   make check-fuse        mount tests (bats, real FUSE mounts; root)
+#   make check-net         substituters (bats, real Nix caches + nginx)
 
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
@@ -27,9 +28,9 @@ check-unit: $(UNIT_BIN)
 		echo "== $$t"; $(TEST_ENV) $$t --jobs 2; \
 	done
 
-check: all check-unit check-fuzz check-cli check-fuse
+check: all check-unit check-fuzz check-cli check-fuse check-net
 
-.PHONY: check check-unit check-fuzz check-cli check-fuse
+.PHONY: check check-unit check-fuzz check-cli check-fuse check-net
 
 BATS ?= bats
 check-cli: all
@@ -39,7 +40,7 @@ check-cli: all
 # committed corpus through it; `make fuzz` builds them with clang's
 # libFuzzer (+ASan/UBSan) in build-fuzz/ and runs each for FUZZ_SECONDS,
 # growing corpus/<target>/.
-FUZZ_TARGETS = nar directory path-info store-path
+FUZZ_TARGETS = nar directory path-info store-path narinfo
 FUZZ_REPLAY = $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
 FUZZ_SECONDS ?= 60
 
@@ -86,6 +87,15 @@ check-fuse: all $(B)/tests/mkfixture
 		echo "check-fuse: again with --no-passthrough (spliced reads)" && \
 		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-passthrough \
 			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse; \
+	fi
+
+# Substituters: real Nix writes binary caches, a real nginx (started by
+# the tests on a free loopback port) serves them; mounts need root.
+check-net: all
+	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || ! command -v nginx > /dev/null; }; then \
+		echo "check-net: SKIPPED: substituter tests need root, /dev/fuse and nginx"; \
+	else \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(BATS) tests/net; \
 	fi
 
 bench-import: all

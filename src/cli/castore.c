@@ -26,6 +26,8 @@ static const struct verb {
 	{ "cat", cmd_cat, "STORE_PATH/SUB", "write a file to stdout" },
 	{ "verify", cmd_verify, "",
 	  "re-hash every object and check every store path" },
+	{ "fetch", cmd_fetch, "[-r] --substituter URL PATH...",
+	  "substitute paths from Nix binary caches (see fetch --help)" },
 	{ "mount", cmd_mount, "[OPTIONS] MOUNTPOINT",
 	  "mount the store read-only with FUSE (see castore mount --help)" },
 };

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "net/substituter.h"
+#include "store/narinfo.h"
 #include "store/services.h"
 
 #define EXIT_USAGE 2
@@ -37,6 +39,42 @@ int cli_resolve_error(int r, const char *arg);
 /* Parse a decimal u64; 0 or -EINVAL. */
 int cli_parse_u64(const char *s, uint64_t *ret);
 
+/* Substituter options (substitute.c), shared by mount and fetch. */
+#define CLI_SUBST_MAX 16
+struct cli_subst {
+	const char *urls[CLI_SUBST_MAX];
+	size_t nurls;
+	struct cas_public_key keys[CLI_SUBST_MAX];
+	size_t nkeys;
+	bool no_require_sigs;
+	void (*progress)(void *ud, uint64_t bytes);
+	void *progress_ud;
+};
+/* Add a --substituter / --trusted-public-key.  0, or logs and -errno. */
+int cli_subst_add_url(struct cli_subst *c, const char *url);
+int cli_subst_add_key(struct cli_subst *c, const char *key);
+/* getopt_long entries of the three options, and their handling: 1 if
+ * opt was one of them (taken), 0 if not, or logs and -EINVAL. */
+#define CLI_OPT_SUBSTITUTER 0x100
+#define CLI_OPT_TRUSTED_KEY 0x101
+#define CLI_OPT_NO_REQUIRE_SIGS 0x102
+#define CLI_SUBST_OPTIONS                                                      \
+	{ "substituter", required_argument, NULL, CLI_OPT_SUBSTITUTER },       \
+	{ "trusted-public-key", required_argument, NULL,                       \
+	  CLI_OPT_TRUSTED_KEY },                                                \
+	{ "no-require-sigs", no_argument, NULL, CLI_OPT_NO_REQUIRE_SIGS }
+int cli_subst_getopt(struct cli_subst *c, int opt, const char *arg);
+/* Refuse substituters without trusted keys (unless --no-require-sigs):
+ * every path would fail.  0, or logs and -EINVAL. */
+int cli_subst_check(const struct cli_subst *c);
+/*
+ * The substituters the options name (*ret NULL if none).  With 'lazy',
+ * s's path info service becomes a substituting one (the mount).  0, or
+ * logs and -errno; *ret is freed by the caller after the store.
+ */
+int cli_subst_setup(struct cli_subst *c, struct cas_store *s, bool lazy,
+		    struct cas_substituters **ret);
+
 /* Verb entry points: argc/argv start at the verb's name. */
 int cmd_import(int argc, char **argv);
 int cmd_import_nar(int argc, char **argv);
@@ -46,6 +84,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
 /* The mount(8) helper form: SOURCE MOUNTPOINT [-o OPTIONS]. */
 int cmd_mount_helper(int argc, char **argv);
 

@@ -4,12 +4,14 @@
  *
  *   castore [--store DIR] mount [--list-root] [--threads N] [--allow-other]
  *           [--no-xattr] [--no-verify] [--no-passthrough] [--daemon]
- *           [--ready-fd FD] MOUNTPOINT
+ *           [--ready-fd FD] [--substituter URL]... [--trusted-public-key
+ *           KEY]... [--no-require-sigs] MOUNTPOINT
  *   mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]
  *   castore STORE_DIR MOUNTPOINT -o OPTIONS          (what mount.fuse3 runs)
  *
  * -o words: list_root, threads=N, allow_other, no_xattr, no_verify,
- * no_passthrough, foreground; the
+ * no_passthrough, substituter=URL, trusted_public_key=KEY,
+ * no_require_sigs, foreground; the
  * generic mount options (ro, rw, dev, suid, exec, auto, user, _netdev,
  * nofail, x-*, ...) are accepted and ignored.  The helper form daemonizes
  * unless "foreground" is given, and returns once the mount is live.
@@ -33,6 +35,7 @@
 
 struct mount_args {
 	struct cas_fs_opts fs;
+	struct cli_subst subst;
 	bool daemon;
 	int ready_fd;
 	const char *mountpoint;
@@ -84,11 +87,17 @@ static int check_mountpoint(const char *mp)
 static int serve(struct mount_args *a, int ready_fd)
 {
 	struct cas_store *s;
+	struct cas_substituters *subs = NULL;
 	const char *why = NULL;
 	int r;
 
-	if (cli_open_store(false, &s) < 0)
+	/* substituters fill the store: it may start out empty */
+	if (cli_open_store(a->subst.nurls > 0, &s) < 0)
 		return 1;
+	if (cli_subst_setup(&a->subst, s, true, &subs) < 0) {
+		cas_store_free(s);
+		return 1;
+	}
 	/* A shell starts background jobs with SIGINT ignored, and libfuse
 	 * only handles signals left at their default: restore it, so SIGINT,
 	 * SIGTERM and SIGHUP always end the mount cleanly. */
@@ -99,6 +108,7 @@ static int serve(struct mount_args *a, int ready_fd)
 	a->fs.ready_ud = &ready_fd;
 	r = cas_fs_serve(s, a->mountpoint, &a->fs, &why);
 	cas_store_free(s);
+	cas_substituters_free(subs);
 	if (ready_fd >= 0)
 		close(ready_fd);
 	if (r < 0) {
@@ -185,6 +195,14 @@ static int parse_o(struct mount_args *a, char *opts)
 				return -EINVAL;
 			}
 			a->fs.threads = (unsigned)n;
+		} else if (strncmp(w, "substituter=", 12) == 0) {
+			if (cli_subst_add_url(&a->subst, w + 12) < 0)
+				return -EINVAL;
+		} else if (strncmp(w, "trusted_public_key=", 19) == 0) {
+			if (cli_subst_add_key(&a->subst, w + 19) < 0)
+				return -EINVAL;
+		} else if (strcmp(w, "no_require_sigs") == 0) {
+			a->subst.no_require_sigs = true;
 		} else if (strncmp(w, "store=", 6) == 0) {
 			arg_store = w + 6;
 		} else if (strncmp(w, "x-", 2) == 0 || w[0] == 0) {
@@ -222,11 +240,20 @@ static void mount_help(void)
 	       "  --no-passthrough\n                  serve every read from "
 	       "the daemon (by default, as root on\n                  Linux "
 	       ">= 6.9, the kernel reads blob files directly)\n"
+	       "  --substituter URL\n                  a Nix binary cache "
+	       "(http://, https://, file://; repeatable,\n                  "
+	       "tried in order): a lookup of a path the store lacks\n"
+	       "                  fetches, verifies and stores it first\n"
+	       "  --trusted-public-key KEY\n                  NAME:BASE64; a "
+	       "substituted path must be signed by one\n"
+	       "  --no-require-sigs\n                  accept unsigned "
+	       "substituted paths\n"
 	       "  --daemon        detach; return only once the mount is live\n"
 	       "  --ready-fd FD   write \"ready\" to FD once the mount is live\n"
 	       "  -o OPTS         the same as comma-separated words: list_root, "
 	       "threads=N,\n                  allow_other, no_xattr, no_verify, "
-	       "no_passthrough\n\n"
+	       "no_passthrough,\n                  substituter=URL, "
+	       "trusted_public_key=KEY, no_require_sigs\n\n"
 	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
 	       "ro,list_root  0 0\n");
 }
@@ -240,6 +267,7 @@ int cmd_mount(int argc, char **argv)
 		{ "no-xattr", no_argument, NULL, 'x' },
 		{ "no-verify", no_argument, NULL, 'V' },
 		{ "no-passthrough", no_argument, NULL, 'P' },
+		CLI_SUBST_OPTIONS,
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "ready-fd", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
@@ -250,6 +278,12 @@ int cmd_mount(int argc, char **argv)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		int taken = cli_subst_getopt(&a.subst, c, optarg);
+
+		if (taken < 0)
+			return EXIT_USAGE;
+		if (taken)
+			continue;
 		switch (c) {
 		case 'l':
 			a.fs.list_root = true;
@@ -300,6 +334,8 @@ int cmd_mount(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	a.mountpoint = argv[optind];
+	if (cli_subst_check(&a.subst) < 0)
+		return EXIT_USAGE;
 	if (check_mountpoint(a.mountpoint) < 0 || make_absolute(&a) < 0)
 		return 1;
 	if (a.daemon)
@@ -341,6 +377,8 @@ int cmd_mount_helper(int argc, char **argv)
 	if (!arg_store)
 		arg_store = argv[optind];
 	a.mountpoint = argv[optind + 1];
+	if (cli_subst_check(&a.subst) < 0)
+		return EXIT_USAGE;
 	if (check_mountpoint(a.mountpoint) < 0 || make_absolute(&a) < 0)
 		return 1;
 	return a.daemon ? serve_daemon(&a) : serve(&a, -1);

@@ -47,11 +47,15 @@ struct fs {
  */
 int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
 			 const char *mountpoint);
+/* Route an already mounted session's I/O (fuse_session_mount) through
+ * the same reply editing, for the INIT fix only.  0 or -EIO. */
+int fs_passthrough_attach(struct fs *fs, struct fuse_session *se);
 /* Undo fs_passthrough_mount (a no-op if it did not mount). */
 void fs_passthrough_unmount(struct fs *fs, const char *mountpoint);
 /* Called by the init handler: the INIT reply asks for passthrough if
- * the kernel offered it and opts allow it. */
-void fs_passthrough_init_reply(struct fs *fs);
+ * the kernel offered it and opts allow it, and for parallel directory
+ * operations if parallel_dirops. */
+void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops);
 /*
  * Give file inode i a backing file for the OPEN reply this thread sends
  * next (it is amended in flight).  Returns the backing id (>= 0);

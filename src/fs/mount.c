@@ -93,6 +93,10 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		r = -EIO;
 		goto out_signals;
 	}
+	if (!fs.pt.mounted && (r = fs_passthrough_attach(&fs, se)) < 0) {
+		err = "cannot set up the session's I/O";
+		goto out_unmount;
+	}
 	raise_readahead(mountpoint);
 	if (opts->ready)
 		opts->ready(opts->ready_ud);

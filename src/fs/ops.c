@@ -679,9 +679,6 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	/* passthrough first: it must not meet the writeback cache, which
-	 * castore never asks for */
-	fs_passthrough_init_reply(userdata);
 	/* splice blob data straight from the blob files */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
@@ -703,6 +700,10 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_read = FS_MAX_READ;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
+	/* amends the reply: passthrough (castore never asks for the
+	 * writeback cache it excludes) and parallel dirops */
+	fs_passthrough_init_reply(userdata,
+				  conn->want & FUSE_CAP_PARALLEL_DIROPS);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

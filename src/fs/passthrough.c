@@ -8,6 +8,11 @@
  *  - INIT: FUSE_INIT_EXT, FUSE_PASSTHROUGH (bit 5 of flags2) and
  *    max_stack_depth 1, when the kernel's INIT request offered it;
  *  - OPEN of a passthrough file: FOPEN_PASSTHROUGH and the backing id.
+ * The same custom I/O also serves mounts made by fusermount3, for one
+ * more edit: libfuse 3.14 never puts FUSE_PARALLEL_DIROPS in its INIT
+ * reply even when asked to, so the kernel would serialise every lookup
+ * and readdir in a directory (one slow lookup in the root -- a download
+ * -- would block all others).  castore sets it.
  * Each reply is sent by the thread that produced it, inside
  * fuse_reply_*(), so a thread-local note says which reply to edit: no
  * guessing from reply sizes.
@@ -53,8 +58,10 @@ struct fs_backing_map {
 #define FS_OPEN_OUT_BACKING_ID 12
 #define FS_OPEN_OUT_SIZE 16
 
+#define FS_INIT_PARALLEL_DIROPS (1u << 18)
+
 /* The reply this thread is about to send, if it needs editing. */
-static __thread bool tl_init_reply;
+static __thread bool tl_init_reply, tl_init_passthrough;
 static __thread int tl_open_backing_id = -1;
 
 static uint32_t get32(const void *p, size_t off)
@@ -96,6 +103,11 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 		memcpy(copy, iov[1].iov_base, len);
 		if (tl_init_reply && len >= FS_INIT_OUT_MIN) {
 			put32(copy, FS_INIT_OUT_FLAGS,
+			      get32(copy, FS_INIT_OUT_FLAGS) |
+				      FS_INIT_PARALLEL_DIROPS);
+		}
+		if (tl_init_passthrough && len >= FS_INIT_OUT_MIN) {
+			put32(copy, FS_INIT_OUT_FLAGS,
 			      get32(copy, FS_INIT_OUT_FLAGS) | FS_INIT_EXT);
 			put32(copy, FS_INIT_OUT_FLAGS2,
 			      get32(copy, FS_INIT_OUT_FLAGS2) |
@@ -110,7 +122,7 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 		}
 		v[0] = iov[0];
 		v[1] = (struct iovec){ copy, len };
-		tl_init_reply = false;
+		tl_init_reply = tl_init_passthrough = false;
 		tl_open_backing_id = -1;
 		return writev(fd, v, 2);
 	}
@@ -168,6 +180,14 @@ int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
 	return 0;
 }
 
+int fs_passthrough_attach(struct fs *fs, struct fuse_session *se)
+{
+	(void)fs;
+	return fuse_session_custom_io(se, &pt_io, fuse_session_fd(se)) == 0
+		       ? 0
+		       : -EIO;
+}
+
 void fs_passthrough_unmount(struct fs *fs, const char *mountpoint)
 {
 	/* EINVAL when umount(8) or fusermount3 -u came first: fine */
@@ -176,10 +196,11 @@ void fs_passthrough_unmount(struct fs *fs, const char *mountpoint)
 	fs->pt.mounted = false;
 }
 
-void fs_passthrough_init_reply(struct fs *fs)
+void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops)
 {
+	tl_init_reply = parallel_dirops;
 	if (fs->pt.mounted && fs->pt.offered && !fs->opts.no_passthrough) {
-		tl_init_reply = true;
+		tl_init_passthrough = true;
 		__atomic_store_n(&fs->pt.enabled, true, __ATOMIC_RELAXED);
 	}
 }
@@ -245,5 +266,5 @@ void fs_passthrough_release(struct fs *fs, struct fs_inode *i)
 void fs_passthrough_reply_done(void)
 {
 	tl_open_backing_id = -1;
-	tl_init_reply = false;
+	tl_init_reply = tl_init_passthrough = false;
 }

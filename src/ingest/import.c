@@ -100,9 +100,12 @@ out:
 	return r;
 }
 
-int cas_import_nar(struct cas_store *s, cas_nar_read_fn read, void *read_ud,
-		   const char *name, const struct cas_sha256 *expect_sha256,
-		   uint64_t expect_size, struct cas_path_info *ret)
+/* Parse a NAR into castore objects, checking its hash and size (when
+ * given) before any object is published; the root node on success. */
+static int ingest_nar(struct cas_store *s, cas_nar_read_fn read,
+		      void *read_ud, const struct cas_sha256 *expect_sha256,
+		      uint64_t expect_size, struct cas_node *ret_root,
+		      struct cas_sha256 *ret_sha, uint64_t *ret_size)
 {
 	struct cas_builder *b;
 	struct cas_node root = { 0 };
@@ -110,8 +113,6 @@ int cas_import_nar(struct cas_store *s, cas_nar_read_fn read, void *read_ud,
 	uint64_t size;
 	int r;
 
-	if (!cas_store_path_name_valid(name, strlen(name)))
-		return -EINVAL;
 	b = cas_builder_new(s);
 	if (!b)
 		return -ENOMEM;
@@ -123,10 +124,52 @@ int cas_import_nar(struct cas_store *s, cas_nar_read_fn read, void *read_ud,
 		r = -EBADMSG;
 	if (r >= 0)
 		r = cas_builder_finish(b, &root);
+	cas_builder_free(b);
+	if (r < 0)
+		return r;
+	*ret_root = root;
+	*ret_sha = sha;
+	*ret_size = size;
+	return 0;
+}
+
+int cas_import_nar(struct cas_store *s, cas_nar_read_fn read, void *read_ud,
+		   const char *name, const struct cas_sha256 *expect_sha256,
+		   uint64_t expect_size, struct cas_path_info *ret)
+{
+	struct cas_node root = { 0 };
+	struct cas_sha256 sha;
+	uint64_t size;
+	int r;
+
+	if (!cas_store_path_name_valid(name, strlen(name)))
+		return -EINVAL;
+	r = ingest_nar(s, read, read_ud, expect_sha256, expect_size, &root,
+		       &sha, &size);
 	if (r >= 0)
 		r = record(s, name, &root, &sha, size, ret);
 	cas_node_release(&root);
-	cas_builder_free(b);
+	return r;
+}
+
+int cas_import_nar_as(struct cas_store *s, cas_nar_read_fn read,
+		      void *read_ud, struct cas_path_info *pi)
+{
+	struct cas_node root = { 0 };
+	struct cas_sha256 sha;
+	uint64_t size;
+	int r;
+
+	r = ingest_nar(s, read, read_ud, &pi->nar_sha256, pi->nar_size, &root,
+		       &sha, &size);
+	if (r < 0)
+		return r;
+	pi->root = root;
+	r = cas_path_info_put(s->infos, pi);
+	if (r < 0) {
+		cas_node_release(&pi->root);
+		pi->root = (struct cas_node){ 0 };
+	}
 	return r;
 }
 

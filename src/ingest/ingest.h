@@ -66,6 +66,16 @@ int cas_import_nar(struct cas_store *s, cas_nar_read_fn read, void *read_ud,
 		   uint64_t expect_size, struct cas_path_info *ret);
 
 /*
+ * Import a NAR read from 'read' under the PathInfo pi describes (store
+ * path, NAR hash and size, references, deriver, signatures, CA: as a
+ * narinfo gives them).  The NAR must hash to pi's nar_sha256 and be
+ * nar_size long, else -EBADMSG and no PathInfo is written.  On success
+ * pi->root is set (owned by pi) and pi is recorded.  0 or -errno.
+ */
+int cas_import_nar_as(struct cas_store *s, cas_nar_read_fn read,
+		      void *read_ud, struct cas_path_info *pi);
+
+/*
  * Build castore objects from NAR events: the castore builder sink.
  * cas_builder_finish() stores the collected directories and returns the
  * root node (name ""); the builder must then be freed.

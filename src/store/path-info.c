@@ -226,27 +226,49 @@ int cas_path_info_decode(const uint8_t *p, size_t n, struct cas_path_info *ret)
 	return 0;
 }
 
+static const char *const ca_prefix[] = {
+	[CAS_CA_NAR_SHA256] = "fixed:r:sha256",
+	[CAS_CA_NAR_SHA1] = "fixed:r:sha1",
+	[CAS_CA_NAR_SHA512] = "fixed:r:sha512",
+	[CAS_CA_NAR_MD5] = "fixed:r:md5",
+	[CAS_CA_TEXT_SHA256] = "text:sha256",
+	[CAS_CA_FLAT_SHA1] = "fixed:sha1",
+	[CAS_CA_FLAT_MD5] = "fixed:md5",
+	[CAS_CA_FLAT_SHA256] = "fixed:sha256",
+	[CAS_CA_FLAT_SHA512] = "fixed:sha512",
+};
+#define CA_KINDS (sizeof(ca_prefix) / sizeof(ca_prefix[0]))
+
 void cas_path_info_ca_string(const struct cas_path_info *pi, char *out,
 			     size_t outsz)
 {
-	static const char *const prefix[] = {
-		[CAS_CA_NAR_SHA256] = "fixed:r:sha256",
-		[CAS_CA_NAR_SHA1] = "fixed:r:sha1",
-		[CAS_CA_NAR_SHA512] = "fixed:r:sha512",
-		[CAS_CA_NAR_MD5] = "fixed:r:md5",
-		[CAS_CA_TEXT_SHA256] = "text:sha256",
-		[CAS_CA_FLAT_SHA1] = "fixed:sha1",
-		[CAS_CA_FLAT_MD5] = "fixed:md5",
-		[CAS_CA_FLAT_SHA256] = "fixed:sha256",
-		[CAS_CA_FLAT_SHA512] = "fixed:sha512",
-	};
 	char b32[CAS_NIXBASE32_LEN(64) + 1];
 
 	if (pi->ca_kind == CAS_CA_NONE || pi->ca_kind < 0 ||
-	    (size_t)pi->ca_kind >= sizeof(prefix) / sizeof(prefix[0])) {
+	    (size_t)pi->ca_kind >= CA_KINDS) {
 		snprintf(out, outsz, "%s", "");
 		return;
 	}
 	cas_nixbase32_encode(pi->ca_digest, pi->ca_digest_len, b32);
-	snprintf(out, outsz, "%s:%s", prefix[pi->ca_kind], b32);
+	snprintf(out, outsz, "%s:%s", ca_prefix[pi->ca_kind], b32);
+}
+
+int cas_path_info_ca_parse(const char *s, size_t len,
+			   struct cas_path_info *pi)
+{
+	for (size_t k = 0; k < CA_KINDS; k++) {
+		size_t plen = strlen(ca_prefix[k]);
+		size_t dlen = cas_ca_kind_digest_len((enum cas_ca_kind)k);
+
+		if (len != plen + 1 + CAS_NIXBASE32_LEN(dlen) ||
+		    memcmp(s, ca_prefix[k], plen) != 0 || s[plen] != ':')
+			continue;
+		if (cas_nixbase32_decode(s + plen + 1, len - plen - 1,
+					 pi->ca_digest, dlen) < 0)
+			return -EINVAL;
+		pi->ca_kind = (enum cas_ca_kind)k;
+		pi->ca_digest_len = dlen;
+		return 0;
+	}
+	return -EINVAL;
 }

@@ -69,6 +69,11 @@ int cas_path_info_decode(const uint8_t *p, size_t n,
 void cas_path_info_ca_string(const struct cas_path_info *pi, char *out,
 			     size_t outsz);
 
+/* Parse Nix's textual CA field (s[0..len), one of the forms above) into
+ * pi's ca_kind, ca_digest and ca_digest_len.  0 or -EINVAL (pi
+ * unchanged). */
+int cas_path_info_ca_parse(const char *s, size_t len,
+			   struct cas_path_info *pi);
 /* Digest length of a CA kind: 16, 20, 32 or 64; 0 for an unknown kind. */
 size_t cas_ca_kind_digest_len(enum cas_ca_kind k);
 

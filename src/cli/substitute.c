@@ -1,0 +1,121 @@
+/*
+ * The substituter options shared by mount and fetch:
+ *   --substituter URL          (repeatable; tried in order)
+ *   --trusted-public-key KEY   (repeatable; NAME:BASE64)
+ *   --no-require-sigs
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int cli_subst_add_url(struct cli_subst *c, const char *url)
+{
+	if (c->nurls == CLI_SUBST_MAX) {
+		log_error("at most %d substituters", CLI_SUBST_MAX);
+		return -E2BIG;
+	}
+	if (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0 &&
+	    strncmp(url, "file://", 7) != 0) {
+		log_error("substituter '%s': not an http://, https:// or "
+			  "file:// URL", url);
+		return -EINVAL;
+	}
+	c->urls[c->nurls++] = url;
+	return 0;
+}
+
+int cli_subst_add_key(struct cli_subst *c, const char *key)
+{
+	if (c->nkeys == CLI_SUBST_MAX) {
+		log_error("at most %d trusted public keys", CLI_SUBST_MAX);
+		return -E2BIG;
+	}
+	if (cas_public_key_parse(key, &c->keys[c->nkeys]) < 0) {
+		log_error("trusted public key '%s': not NAME:BASE64 of a "
+			  "32-byte Ed25519 key", key);
+		return -EINVAL;
+	}
+	c->nkeys++;
+	return 0;
+}
+
+int cli_subst_getopt(struct cli_subst *c, int opt, const char *arg)
+{
+	int r;
+
+	switch (opt) {
+	case CLI_OPT_SUBSTITUTER:
+		r = cli_subst_add_url(c, arg);
+		break;
+	case CLI_OPT_TRUSTED_KEY:
+		r = cli_subst_add_key(c, arg);
+		break;
+	case CLI_OPT_NO_REQUIRE_SIGS:
+		c->no_require_sigs = true;
+		r = 0;
+		break;
+	default:
+		return 0;
+	}
+	return r < 0 ? -EINVAL : 1;
+}
+
+int cli_subst_check(const struct cli_subst *c)
+{
+	if (c->nurls > 0 && !c->no_require_sigs && c->nkeys == 0) {
+		log_error("--substituter without --trusted-public-key: every "
+			  "path would be refused (--no-require-sigs accepts "
+			  "unsigned paths)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void log_failure(void *ud, const char *msg)
+{
+	(void)ud;
+	log_error("substitute: %s", msg);
+}
+
+int cli_subst_setup(struct cli_subst *c, struct cas_store *s, bool lazy,
+		    struct cas_substituters **ret)
+{
+	struct cas_substituter_opts o = {
+		.urls = c->urls,
+		.nurls = c->nurls,
+		.keys = c->keys,
+		.nkeys = c->nkeys,
+		.require_sigs = !c->no_require_sigs,
+		.progress = c->progress,
+		.progress_ud = c->progress_ud,
+	};
+	struct cas_path_info_service *svc;
+	struct cas_substituters *subs;
+	int r;
+
+	if (c->nurls == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	r = cli_subst_check(c);
+	if (r < 0)
+		return r;
+	r = cas_substituters_new(&o, &subs);
+	if (r < 0)
+		return log_error_errno(r, "substituters");
+	if (lazy) {
+		r = cas_path_info_service_substituting_new(
+			s->infos, s->blobs, s->dirs, subs, log_failure, NULL,
+			&svc);
+		if (r < 0) {
+			cas_substituters_free(subs);
+			return log_error_errno(r, "substituters");
+		}
+		s->infos = svc;
+	}
+	*ret = subs;
+	return 0;
+}

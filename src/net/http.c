@@ -1,0 +1,278 @@
+#include "net/http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Pause curl once this much is waiting for the reader. */
+#define HTTP_BUFFER_MAX (1u << 20)
+
+struct http_thread {
+	CURLM *multi;
+	CURL *easy;
+};
+
+struct cas_http_stream {
+	int fd;                /* file:// URLs are read directly */
+	struct http_thread *t;
+	uint8_t *buf;
+	size_t pos, len, cap;
+	bool paused, done;
+	int result;
+	char why[256];
+};
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
+
+static void thread_free(void *p)
+{
+	struct http_thread *t = p;
+
+	curl_easy_cleanup(t->easy);
+	curl_multi_cleanup(t->multi);
+	free(t);
+}
+
+static void thread_key_make(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	(void)pthread_key_create(&thread_key, thread_free);
+}
+
+/* This thread's handles, made on first use. */
+static struct http_thread *thread_handles(void)
+{
+	struct http_thread *t;
+
+	pthread_once(&thread_once, thread_key_make);
+	t = pthread_getspecific(thread_key);
+	if (t)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->multi = curl_multi_init();
+	t->easy = curl_easy_init();
+	if (!t->multi || !t->easy ||
+	    pthread_setspecific(thread_key, t) != 0) {
+		thread_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct cas_http_stream *s = ud;
+	size_t n = size * nmemb;
+
+	if (s->len - s->pos + n > HTTP_BUFFER_MAX && s->len > s->pos) {
+		s->paused = true;
+		return CURL_WRITEFUNC_PAUSE; /* delivered again on resume */
+	}
+	if (s->pos > 0) { /* keep the unread part at the front */
+		memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+		s->len -= s->pos;
+		s->pos = 0;
+	}
+	if (s->len + n > s->cap) {
+		size_t cap = s->len + n > HTTP_BUFFER_MAX ? s->len + n
+							  : HTTP_BUFFER_MAX;
+		uint8_t *b = realloc(s->buf, cap);
+
+		if (!b)
+			return 0; /* curl fails the transfer */
+		s->buf = b;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	return n;
+}
+
+/* file:///PATH: plain reads (curl's file:// cannot pause, so it would
+ * buffer a whole NAR in memory). */
+static void open_file(struct cas_http_stream *s, const char *url)
+{
+	const char *path = url + 7;
+	struct stat st;
+
+	s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = s->fd < 0 ? errno : EISDIR;
+
+		s->done = true;
+		s->result = e == ENOENT ? -ENOENT : -EIO;
+		snprintf(s->why, sizeof(s->why), "%s", strerror(e));
+	}
+}
+
+int cas_http_stream_open(const char *url, struct cas_http_stream **ret)
+{
+	struct cas_http_stream *s;
+	CURL *e;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = -1;
+	if (strncmp(url, "file://", 7) == 0) {
+		open_file(s, url);
+		*ret = s;
+		return 0;
+	}
+	s->t = thread_handles();
+	if (!s->t) {
+		free(s);
+		return -ENOMEM;
+	}
+	e = s->t->easy;
+	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* a stalled server is an error, not a hang */
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "castore");
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	if (curl_multi_add_handle(s->t->multi, e) != CURLM_OK) {
+		free(s);
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
+}
+
+static void finish(struct cas_http_stream *s, CURLcode cr)
+{
+	long code = 0;
+
+	s->done = true;
+	curl_easy_getinfo(s->t->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_multi_remove_handle(s->t->multi, s->t->easy);
+	if (cr == CURLE_OK) {
+		s->result = 0;
+		return;
+	}
+	if ((cr == CURLE_HTTP_RETURNED_ERROR && (code == 404 || code == 410)) ||
+	    cr == CURLE_FILE_COULDNT_READ_FILE)
+		s->result = -ENOENT;
+	else
+		s->result = -EIO;
+	if (cr == CURLE_HTTP_RETURNED_ERROR)
+		snprintf(s->why, sizeof(s->why), "HTTP status %ld", code);
+	else
+		snprintf(s->why, sizeof(s->why), "%s", curl_easy_strerror(cr));
+}
+
+long cas_http_stream_read(struct cas_http_stream *s, void *buf, size_t n)
+{
+	if (s->fd >= 0) {
+		ssize_t k = read(s->fd, buf, n);
+
+		while (k < 0 && errno == EINTR)
+			k = read(s->fd, buf, n);
+		if (k < 0) {
+			snprintf(s->why, sizeof(s->why), "%s", strerror(errno));
+			return -EIO;
+		}
+		return (long)k;
+	}
+	if (!s->t)
+		return s->result; /* the file:// open failed */
+	for (;;) {
+		CURLMsg *msg;
+		int running, left;
+
+		if (s->pos < s->len) {
+			size_t k = s->len - s->pos < n ? s->len - s->pos : n;
+
+			memcpy(buf, s->buf + s->pos, k);
+			s->pos += k;
+			if (s->pos == s->len) {
+				s->pos = s->len = 0;
+				if (s->paused && !s->done) {
+					s->paused = false;
+					curl_easy_pause(s->t->easy,
+							CURLPAUSE_CONT);
+				}
+			}
+			return (long)k;
+		}
+		if (s->done)
+			return s->result;
+		if (curl_multi_perform(s->t->multi, &running) != CURLM_OK) {
+			finish(s, CURLE_OUT_OF_MEMORY);
+			continue;
+		}
+		while ((msg = curl_multi_info_read(s->t->multi, &left)))
+			if (msg->msg == CURLMSG_DONE)
+				finish(s, msg->data.result);
+		if (!s->done && s->pos == s->len)
+			curl_multi_poll(s->t->multi, NULL, 0, 1000, NULL);
+	}
+}
+
+const char *cas_http_stream_error(const struct cas_http_stream *s)
+{
+	return s->why;
+}
+
+void cas_http_stream_close(struct cas_http_stream *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	else if (s->t && !s->done)
+		curl_multi_remove_handle(s->t->multi, s->t->easy);
+	free(s->buf);
+	free(s);
+}
+
+int cas_http_get(const char *url, size_t max, struct cas_buf *ret,
+		 char *why, size_t whylen)
+{
+	struct cas_http_stream *s;
+	uint8_t chunk[16384];
+	size_t start = ret->len;
+	long k;
+	int r;
+
+	r = cas_http_stream_open(url, &s);
+	if (r < 0)
+		return r;
+	while ((k = cas_http_stream_read(s, chunk, sizeof(chunk))) > 0) {
+		if (ret->len - start + (size_t)k > max) {
+			k = -EFBIG;
+			snprintf(s->why, sizeof(s->why), "larger than %zu bytes",
+				 max);
+			break;
+		}
+		if ((r = cas_buf_append(ret, chunk, (size_t)k)) < 0) {
+			k = r;
+			break;
+		}
+	}
+	if (k < 0 && why)
+		snprintf(why, whylen, "%s", s->why);
+	cas_http_stream_close(s);
+	if (k < 0)
+		ret->len = start;
+	return k < 0 ? (int)k : 0;
+}

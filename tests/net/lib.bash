@@ -1,0 +1,90 @@
+# Shared set-up of the substituter tests: derivations built offline by
+# real Nix, binary caches written by `nix copy` (xz, zstd, none; signed),
+# served by a real nginx on 127.0.0.1, started and stopped by the tests.
+
+source "$BATS_TEST_DIRNAME/../fuse/lib.bash"
+
+# Build the test closure (top -> dep), keys and caches, and start nginx.
+# Exports TOP, DEP, PK (trusted key), WRONG_PK, F (file dir), PORT, URL.
+net_setup_file() {
+	export F="$BATS_FILE_TMPDIR"
+	cat > "$F/drv.nix" <<'NIX'
+let
+  dep = builtins.derivation {
+    name = "castore-subst-dep"; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "/bin/mkdir -p $out/share; echo dep-data > $out/share/data; /bin/ln -s share/data $out/link; /bin/dd if=/dev/urandom of=$out/share/big bs=1M count=4 2>/dev/null" ];
+  };
+in builtins.derivation {
+  name = "castore-subst-top"; system = builtins.currentSystem; builder = "/bin/sh";
+  args = [ "-c" "/bin/mkdir -p $out/bin; echo ${dep} > $out/dep-path; printf '#!/bin/sh\\necho hi\\n' > $out/bin/hello; /bin/chmod +x $out/bin/hello" ];
+}
+NIX
+	TOP=$(nix-build --no-out-link "$F/drv.nix" 2>/dev/null)
+	DEP=$(cat "$TOP/dep-path")
+	export TOP DEP
+	nix-store --generate-binary-cache-key test-key-1 "$F/sk" "$F/pk"
+	nix-store --generate-binary-cache-key test-key-1 "$F/wrong-sk" "$F/wrong-pk"
+	PK=$(cat "$F/pk")
+	WRONG_PK=$(cat "$F/wrong-pk")
+	export PK WRONG_PK
+	for c in xz zstd none; do
+		nix copy --to "file://$F/cache-$c?compression=$c&secret-key=$F/sk" "$TOP" 2>/dev/null
+	done
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	export PORT URL="http://127.0.0.1:$PORT"
+	mkdir -p "$F/ngx/logs" "$F/ngx/tmp"
+	cat > "$F/ngx/nginx.conf" <<NGX
+user root; worker_processes 1; pid $F/ngx/nginx.pid; error_log $F/ngx/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log $F/ngx/logs/access.log;
+  client_body_temp_path $F/ngx/tmp; proxy_temp_path $F/ngx/tmp; fastcgi_temp_path $F/ngx/tmp;
+  uwsgi_temp_path $F/ngx/tmp; scgi_temp_path $F/ngx/tmp;
+  types { text/x-nix-narinfo narinfo; application/x-nix-nar nar; }
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$PORT; root $F;
+    location /slow/ { alias $F/; limit_rate 512k; }
+  }
+}
+NGX
+	nginx_start
+}
+
+nginx_start() {
+	nginx -c "$F/ngx/nginx.conf" -p "$F/ngx"
+}
+
+nginx_stop() {
+	[ -e "$F/ngx/nginx.pid" ] && kill "$(cat "$F/ngx/nginx.pid")" 2>/dev/null
+	for _ in $(seq 1 50); do [ -e "$F/ngx/nginx.pid" ] || return 0; sleep 0.1; done
+}
+
+# requests COUNT-PATTERN: access log lines matching a pattern
+requests() {
+	grep -c -- "$1" "$F/ngx/logs/access.log" || true
+}
+
+# The store holds no object and no path: nothing became visible.
+store_is_empty() {
+	local objs
+	objs=$(find "$CASTORE_STORE/blobs" -type f ! -path '*/tmp/*' 2>/dev/null | wc -l)
+	[ "$objs" -eq 0 ] || { echo "store has $objs blobs"; return 1; }
+	[ -z "$(ls -A "$CASTORE_STORE/blobs/tmp" 2>/dev/null)" ] || { echo "temp files left"; return 1; }
+	! "$CASTORE" path-info "$TOP" > /dev/null 2>&1
+	! "$CASTORE" path-info "$DEP" > /dev/null 2>&1
+}
+
+# A copy of a cache to damage: prints its directory name under $F.
+cache_copy() {
+	local name="$1" from="$2"
+	rm -rf "${F:?}/$name"
+	cp -r "$F/$from" "$F/$name"
+	echo "$name"
+}
+
+# narinfo_of CACHE PATH: the narinfo file of a store path in a cache
+narinfo_of() {
+	local b=${2#/nix/store/}
+	echo "$F/$1/${b%%-*}.narinfo"
+}
