@@ -12,6 +12,7 @@ for t in "${trees[@]}"; do
 done
 "$BENCH_DIR/bigfile.sh"
 "$BENCH_DIR/rss.sh"
+"$BENCH_DIR/substitute.sh"
 {
 	echo "castore bench, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) cores; medians of $RUNS runs (seconds unless named)"
 	table

@@ -64,8 +64,8 @@ PY
 	! "$CASTORE" path-info "$DEP" 2> /dev/null
 }
 
-@test "mount with a substituter: paths appear on lookup, identical to Nix's (xz, zstd, none)" {
-	for c in xz zstd none; do
+@test "mount with a substituter: paths appear on lookup, identical to Nix's (xz, zstd, bzip2, none)" {
+	for c in xz zstd bzip2 none; do
 		rm -rf "$CASTORE_STORE"
 		mount_castore "$MNT" --substituter "$URL/cache-$c" --trusted-public-key "$PK"
 		diff -r --no-dereference "$TOP" "$MNT/${TOP#/nix/store/}"
