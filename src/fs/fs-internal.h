@@ -30,12 +30,30 @@ struct fs_passthrough {
 	bool enabled;         /* accepted: opens try backing files */
 };
 
+/* With zero-message opendir the kernel caches the root listing: its
+ * attributes (mtime = the store's generation) expire after this long, so
+ * `ls` sees new paths within it. */
+#define FS_ROOT_ATTR_TIMEOUT 1.0
+
+struct root_listing;
+
 struct fs {
 	struct cas_store *store;
 	struct cas_fs_opts opts;
 	struct fs_inode_table inodes;
 	struct fs_passthrough pt;
+	/* the kernel sends no OPENDIR/RELEASEDIR (FUSE_NO_OPENDIR_SUPPORT):
+	 * set at INIT, before any other request */
+	bool no_opendir;
+	/* then the root's listing is one shared snapshot, refreshed when a
+	 * listing starts from offset 0 and the store's generation moved */
+	pthread_mutex_t root_lock;
+	struct root_listing *root_snap;
+	uint64_t root_gen;
 };
+
+/* Free the shared root snapshot (at unmount). */
+void fs_root_snapshot_release(struct fs *fs);
 
 /* fh of an open file whose reads the kernel passes through */
 #define FS_FH_PASSTHROUGH (UINT64_C(1) << 63)

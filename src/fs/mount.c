@@ -56,7 +56,8 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *cfg = NULL;
 	struct fs fs = { .store = store, .opts = *opts,
-			 .pt = { .lock = PTHREAD_MUTEX_INITIALIZER, .devfd = -1 } };
+			 .pt = { .lock = PTHREAD_MUTEX_INITIALIZER, .devfd = -1 },
+			 .root_lock = PTHREAD_MUTEX_INITIALIZER };
 	const char *err = NULL;
 
 	r = fs_inode_table_init(&fs.inodes);
@@ -133,6 +134,7 @@ out:
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
 	fs_inode_table_release(&fs.inodes);
+	fs_root_snapshot_release(&fs);
 out_noinodes:
 	if (ret_error)
 		*ret_error = err;

@@ -220,8 +220,18 @@ static void fs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	(void)fi;
 	if (ino == FUSE_ROOT_ID) {
 		root_attr(&st);
-		/* constant, although the root gains entries; a zero timeout
-		 * here costs a GETATTR on every path walk (permission checks) */
+		/* A zero timeout here would cost a GETATTR on every path walk
+		 * (permission checks).  Constant, unless the kernel caches the
+		 * root listing: then mtime follows the store's generation and
+		 * expires soon, which is what refreshes that cache. */
+		if (fs->no_opendir && fs->opts.list_root) {
+			st.st_mtim.tv_sec =
+				(time_t)(1 + (cas_path_info_generation(
+						      fs->store->infos) &
+					      INT32_MAX));
+			fuse_reply_attr(req, &st, FS_ROOT_ATTR_TIMEOUT);
+			return;
+		}
 		fuse_reply_attr(req, &st, FS_TIMEOUT_FOREVER);
 		return;
 	}
@@ -351,8 +361,10 @@ static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
-/* A snapshot of the root listing, taken at opendir. */
+/* A snapshot of the root listing, taken at opendir (or shared, see
+ * struct fs). */
 struct root_listing {
+	unsigned refs; /* shared snapshot: under fs->root_lock */
 	size_t n, cap;
 	struct root_entry {
 		char name[CAS_STORE_PATH_BASENAME_MAX];
@@ -392,6 +404,69 @@ static int root_listing_add(const struct cas_path_info *pi, void *ud)
 	return 0;
 }
 
+static int root_listing_take(struct fs *fs, struct root_listing **ret)
+{
+	struct root_listing *l = calloc(1, sizeof(*l));
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	r = cas_path_info_list(fs->store->infos, root_listing_add, l);
+	if (r < 0) {
+		root_listing_free(l);
+		return -EIO;
+	}
+	*ret = l;
+	return 0;
+}
+
+/* The shared snapshot (a ref taken), renewed when 'fresh' (a listing
+ * starts) and the store changed.  0 or -errno. */
+static int root_snapshot_get(struct fs *fs, bool fresh,
+			     struct root_listing **ret)
+{
+	uint64_t gen = cas_path_info_generation(fs->store->infos);
+	struct root_listing *l;
+	int r;
+
+	pthread_mutex_lock(&fs->root_lock);
+	if (fs->root_snap && !(fresh && gen != fs->root_gen)) {
+		l = fs->root_snap;
+		l->refs++;
+		pthread_mutex_unlock(&fs->root_lock);
+		*ret = l;
+		return 0;
+	}
+	pthread_mutex_unlock(&fs->root_lock);
+	r = root_listing_take(fs, &l);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&fs->root_lock);
+	if (fs->root_snap && --fs->root_snap->refs == 0)
+		root_listing_free(fs->root_snap);
+	l->refs = 2; /* the fs's and the caller's */
+	fs->root_snap = l;
+	fs->root_gen = gen;
+	pthread_mutex_unlock(&fs->root_lock);
+	*ret = l;
+	return 0;
+}
+
+static void root_snapshot_put(struct fs *fs, struct root_listing *l)
+{
+	pthread_mutex_lock(&fs->root_lock);
+	if (--l->refs == 0)
+		root_listing_free(l);
+	pthread_mutex_unlock(&fs->root_lock);
+}
+
+void fs_root_snapshot_release(struct fs *fs)
+{
+	if (fs->root_snap)
+		root_snapshot_put(fs, fs->root_snap);
+	fs->root_snap = NULL;
+}
+
 static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
@@ -400,6 +475,12 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 	struct fs_inode *i;
 	int r;
 
+	/* "success, and send no more": the kernel caches every listing;
+	 * the checks below move to readdir */
+	if (fs->no_opendir) {
+		reply_err(req, -ENOSYS);
+		return;
+	}
 	if (ino == FUSE_ROOT_ID) {
 		struct root_listing *l;
 
@@ -407,15 +488,9 @@ static void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			reply_err(req, -EPERM);
 			return;
 		}
-		l = calloc(1, sizeof(*l));
-		if (!l) {
-			reply_err(req, -ENOMEM);
-			return;
-		}
-		r = cas_path_info_list(fs->store->infos, root_listing_add, l);
+		r = root_listing_take(fs, &l);
 		if (r < 0) {
-			root_listing_free(l);
-			reply_err(req, -EIO);
+			reply_err(req, r);
 			return;
 		}
 		fi->fh = (uint64_t)(uintptr_t)l;
@@ -550,15 +625,21 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return;
 	}
 	if (ino == FUSE_ROOT_ID) {
-		const struct root_listing *l =
-			(const struct root_listing *)(uintptr_t)fi->fh;
+		struct root_listing *l =
+			(struct root_listing *)(uintptr_t)fi->fh;
 
-		if (!l) {
+		if (!fs->opts.list_root) {
 			reply_err(req, -EPERM);
-			return;
+		} else if (l) {
+			do_readdir(req, fs, size, off, plus, l->n, root_name_at,
+				   root_node_at, l);
+		} else if ((r = root_snapshot_get(fs, off == 0, &l)) < 0) {
+			reply_err(req, r);
+		} else {
+			do_readdir(req, fs, size, off, plus, l->n, root_name_at,
+				   root_node_at, l);
+			root_snapshot_put(fs, l);
 		}
-		do_readdir(req, fs, size, off, plus, l->n, root_name_at,
-			   root_node_at, l);
 		return;
 	}
 	i = inode_or_reply(req, fs, ino);
@@ -679,6 +760,8 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct fs *fs = userdata;
+
 	/* splice blob data straight from the blob files */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE;
@@ -696,6 +779,8 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	/* nothing here is ever written */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* no OPENDIR/RELEASEDIR round trips: opendir answers ENOSYS */
+	fs->no_opendir = conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT;
 	conn->max_readahead = 1 << 20;
 	conn->max_read = FS_MAX_READ;
 	conn->max_background = 64;

@@ -148,6 +148,11 @@ static int ss_list(struct cas_path_info_service *s,
 	return ss->local->ops->list(ss->local, cb, ud);
 }
 
+static uint64_t ss_generation(struct cas_path_info_service *s)
+{
+	return cas_path_info_generation(ss_of(s)->local);
+}
+
 static void ss_free(struct cas_path_info_service *s)
 {
 	struct subst_service *ss = ss_of(s);
@@ -170,6 +175,7 @@ static const struct cas_path_info_service_ops subst_ops = {
 	.put_raw = ss_put_raw,
 	.list = ss_list,
 	.free = ss_free,
+	.generation = ss_generation,
 };
 
 int cas_path_info_service_substituting_new(

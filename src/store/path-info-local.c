@@ -44,6 +44,16 @@ static int pl_list(struct cas_path_info_service *s,
 	return cas_lmdb_each(l, l->infos, CAS_STORE_PATH_DIGEST_SIZE, cb, ud);
 }
 
+/* LMDB's last committed transaction: other processes' commits count. */
+static uint64_t pl_generation(struct cas_path_info_service *s)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(local_of(s)->env, &info) != 0)
+		return 0;
+	return (uint64_t)info.me_last_txnid;
+}
+
 static void pl_free(struct cas_path_info_service *s)
 {
 	cas_local_unref(local_of(s));
@@ -56,6 +66,7 @@ static const struct cas_path_info_service_ops path_info_local_ops = {
 	.put_raw = pl_put_raw,
 	.list = pl_list,
 	.free = pl_free,
+	.generation = pl_generation,
 };
 
 int cas_path_info_service_local_new(struct cas_local *l,

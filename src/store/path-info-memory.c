@@ -9,6 +9,7 @@
 struct path_info_memory {
 	struct cas_path_info_service base;
 	struct cas_memory_map map;
+	uint64_t generation; /* puts so far */
 };
 
 static int pm_get_raw(struct cas_path_info_service *s, const uint8_t *digest,
@@ -21,8 +22,18 @@ static int pm_get_raw(struct cas_path_info_service *s, const uint8_t *digest,
 static int pm_put_raw(struct cas_path_info_service *s, const uint8_t *digest,
 		      const uint8_t *p, size_t n)
 {
-	return cas_memory_map_put(&((struct path_info_memory *)s)->map, digest,
-				  p, n);
+	struct path_info_memory *m = (struct path_info_memory *)s;
+	int r = cas_memory_map_put(&m->map, digest, p, n);
+
+	if (r == 0)
+		__atomic_add_fetch(&m->generation, 1, __ATOMIC_RELAXED);
+	return r;
+}
+
+static uint64_t pm_generation(struct cas_path_info_service *s)
+{
+	return __atomic_load_n(&((struct path_info_memory *)s)->generation,
+			       __ATOMIC_RELAXED);
 }
 
 static int pm_list(struct cas_path_info_service *s,
@@ -48,6 +59,7 @@ static const struct cas_path_info_service_ops path_info_memory_ops = {
 	.put_raw = pm_put_raw,
 	.list = pm_list,
 	.free = pm_free,
+	.generation = pm_generation,
 };
 
 int cas_path_info_service_memory_new(struct cas_path_info_service **ret)

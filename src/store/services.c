@@ -405,6 +405,11 @@ void cas_path_info_service_free(struct cas_path_info_service *s)
 		s->ops->free(s);
 }
 
+uint64_t cas_path_info_generation(struct cas_path_info_service *s)
+{
+	return s->ops->generation ? s->ops->generation(s) : 0;
+}
+
 void cas_store_free(struct cas_store *s)
 {
 	if (!s)

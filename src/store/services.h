@@ -127,6 +127,9 @@ struct cas_path_info_service_ops {
 			      void *ud),
 		    void *ud);
 	void (*free)(struct cas_path_info_service *s);
+	/* A number that changes whenever a PathInfo is stored (it may also
+	 * change otherwise).  May be NULL: the wrapper returns 0. */
+	uint64_t (*generation)(struct cas_path_info_service *s);
 };
 
 struct cas_path_info_service {
@@ -221,6 +224,8 @@ int cas_path_info_list_raw(struct cas_path_info_service *s,
 				     size_t n, void *ud),
 			   void *ud);
 void cas_path_info_service_free(struct cas_path_info_service *s);
+/* The service's change counter (see the ops); 0 if it has none. */
+uint64_t cas_path_info_generation(struct cas_path_info_service *s);
 
 /* ---- the three together ---- */
 

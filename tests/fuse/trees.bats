@@ -163,6 +163,35 @@ check_tree() {
 	[ "$(errno_of "open('$f', 'rb').read(1)")" = EIO ]
 }
 
+@test "a warm walk is served by the kernel: no request reaches the daemon" {
+	cp -a /usr/include/linux "$WORK/t"
+	p=$("$CASTORE" import "$WORK/t")
+	mount_castore "$MNT"
+	find "$MNT/${p#/nix/store/}" -printf '%s %m %y\n' > "$WORK/cold"
+	before=$(read_syscalls "$MOUNT_PID")
+	find "$MNT/${p#/nix/store/}" -printf '%s %m %y\n' > "$WORK/warm"
+	n=$(( $(read_syscalls "$MOUNT_PID") - before ))
+	cmp "$WORK/cold" "$WORK/warm"
+	echo "warm walk of $(wc -l < "$WORK/warm") entries: $n requests"
+	# listings, entries and attributes all cached (no OPENDIR either)
+	[ "$n" -le 2 ]
+}
+
+@test "the root listing follows the store: a path imported while mounted is listed" {
+	printf 'one\n' > "$WORK/one"
+	printf 'two\n' > "$WORK/two"
+	p1=$("$CASTORE" import "$WORK/one")
+	mount_castore "$MNT" --list-root
+	[ "$(ls "$MNT")" = "${p1#/nix/store/}" ]
+	[ "$(ls "$MNT")" = "${p1#/nix/store/}" ]
+	p2=$("$CASTORE" import "$WORK/two")
+	# the kernel may serve the cached listing until the root's
+	# attributes expire (1 s)
+	sleep 1.2
+	ls "$MNT" | sort > "$WORK/listed"
+	printf '%s\n' "${p1#/nix/store/}" "${p2#/nix/store/}" | sort | cmp - "$WORK/listed"
+}
+
 @test "a root of 5000 store paths lists exactly those names" {
 	"$MKFIXTURE" "$CASTORE_STORE" many 5000
 	mount_castore "$MNT" --list-root

@@ -269,9 +269,16 @@ CONFORMANCE(path_info_put_get_list)
 	struct cas_buf names = { 0 };
 	char ca[200];
 
+	uint64_t gen0, gen1;
+
 	(void)local;
+	gen0 = cas_path_info_generation(s->infos);
 	cr_assert_eq(cas_path_info_put(s->infos, &pi), 0);
+	/* the generation moves with every stored PathInfo */
+	gen1 = cas_path_info_generation(s->infos);
+	cr_assert_neq(gen1, gen0);
 	cr_assert_eq(cas_path_info_put(s->infos, &pi2), 0);
+	cr_assert_neq(cas_path_info_generation(s->infos), gen1);
 	cr_assert_eq(cas_path_info_get(s->infos, &pi.path, &got), 0);
 	cr_assert_str_eq(got.path.name, "hello");
 	cr_assert_eq(got.root.type, CAS_NODE_SYMLINK);
