@@ -76,15 +76,14 @@ void fs_passthrough_unmount(struct fs *fs, const char *mountpoint);
 void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops);
 /*
  * Give file inode i a backing file for the OPEN reply this thread sends
- * next (it is amended in flight).  Returns the backing id (>= 0);
- * -EOPNOTSUPP when passthrough is off (use spliced reads); -EIO when the
- * blob is missing; another -errno.  Each success needs one
- * fs_passthrough_release(), or fs_passthrough_reply_done() and a
- * release if the reply was not sent.
+ * next (it is amended in flight).  Returns the backing id (>= 0), kept
+ * with i until fs_passthrough_forget(); -EOPNOTSUPP when passthrough is
+ * off (use spliced reads); -EIO when the blob is missing; another
+ * -errno.  If the reply is not sent, call fs_passthrough_reply_done().
  */
 int fs_passthrough_open(struct fs *fs, struct fs_inode *i);
-/* One passthrough open of i ended; the last closes the backing id. */
-void fs_passthrough_release(struct fs *fs, struct fs_inode *i);
+/* The inode table's on_free hook (ud: the fs): close i's backing id. */
+void fs_passthrough_forget(void *ud, struct fs_inode *i);
 /* Forget an amendment this thread did not send. */
 void fs_passthrough_reply_done(void);
 

@@ -64,6 +64,14 @@ static void inode_free(struct fs_inode *i)
 	free(i);
 }
 
+/* An inode no one refers to any more. */
+static void forgotten(struct fs_inode_table *t, struct fs_inode *i)
+{
+	if (t->on_free)
+		t->on_free(t->on_free_ud, i);
+	inode_free(i);
+}
+
 void fs_inode_table_release(struct fs_inode_table *t)
 {
 	for (size_t b = 0; b < t->nbuckets; b++) {
@@ -245,7 +253,7 @@ void fs_inode_put(struct fs_inode_table *t, struct fs_inode *i)
 	drop = maybe_drop(t, i);
 	pthread_mutex_unlock(&t->lock);
 	if (drop)
-		inode_free(i);
+		forgotten(t, i);
 }
 
 void fs_inode_forget(struct fs_inode_table *t, uint64_t ino, uint64_t n)
@@ -263,7 +271,7 @@ void fs_inode_forget(struct fs_inode_table *t, uint64_t ino, uint64_t n)
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (drop)
-		inode_free(i);
+		forgotten(t, i);
 }
 
 struct cas_directory *fs_inode_set_dir(struct fs_inode_table *t,

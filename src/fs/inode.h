@@ -33,8 +33,8 @@ struct fs_inode {
 	char *target;    /* symlink */
 	struct cas_directory *dir; /* directory: set once, then immutable */
 	bool verified;   /* file: the blob matched its digest once */
-	int backing_id;  /* file: passthrough backing id, if ... */
-	uint32_t backing_opens; /* ... opens > 0 (under fs->pt.lock) */
+	bool has_backing; /* file: passthrough backing_id (under ... */
+	int backing_id;   /* ... fs->pt.lock), kept until the inode goes */
 	uint64_t hash;   /* of the key */
 	bool indexed;    /* in the key index */
 	struct fs_inode *next_ino, *next_key;
@@ -45,6 +45,10 @@ struct fs_inode_table {
 	struct fs_inode **by_ino, **by_key;
 	size_t nbuckets, count;
 	uint64_t next_ino;
+	/* called (without the lock) before an inode the kernel forgot is
+	 * freed; not at fs_inode_table_release(); may be NULL */
+	void (*on_free)(void *ud, struct fs_inode *i);
+	void *on_free_ud;
 };
 
 int fs_inode_table_init(struct fs_inode_table *t);

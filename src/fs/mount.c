@@ -65,6 +65,8 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		err = "cannot allocate the inode table";
 		goto out_noinodes;
 	}
+	fs.inodes.on_free = fs_passthrough_forget;
+	fs.inodes.on_free_ud = &fs;
 	argv[argc++] = "castore";
 	argv[argc++] = "-o";
 	argv[argc++] = opts->allow_other

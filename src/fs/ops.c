@@ -314,10 +314,8 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		/* reads go from the kernel to the blob file, not through us */
 		fi->fh = FS_FH_PASSTHROUGH;
 		fi->noflush = 1;
-		if (fuse_reply_open(req, fi) != 0) {
+		if (fuse_reply_open(req, fi) != 0)
 			fs_passthrough_reply_done();
-			fs_passthrough_release(fs, i);
-		}
 	} else if (r != -EOPNOTSUPP) {
 		reply_err(req, r);
 	} else if ((r = cas_blob_open(fs->store->blobs, &i->digest, &fd)) < 0) {
@@ -348,16 +346,10 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
-	struct fs *fs = fs_of(req);
-	struct fs_inode *i;
-
-	if (fi->fh != FS_FH_PASSTHROUGH) {
+	(void)ino;
+	/* a passthrough file's backing id stays with its inode */
+	if (fi->fh != FS_FH_PASSTHROUGH)
 		close((int)fi->fh);
-	} else if ((i = fs_inode_get(&fs->inodes, ino))) {
-		/* an open file holds a kernel lookup: i is always found */
-		fs_passthrough_release(fs, i);
-		fs_inode_put(&fs->inodes, i);
-	}
 	fuse_reply_err(req, 0);
 }
 

@@ -18,8 +18,9 @@
  * guessing from reply sizes.
  *
  * The kernel keeps one backing file per FUSE inode and refuses an open
- * that names another, so concurrent opens of an inode share one backing
- * id, opened by the first and closed by the last release.
+ * that names another, so all opens of an inode share one backing id,
+ * registered by the first and closed when the kernel forgets the inode:
+ * later opens cost no open(2) or ioctl, just the reply.
  */
 #include "fs/fs-internal.h"
 
@@ -213,8 +214,7 @@ int fs_passthrough_open(struct fs *fs, struct fs_inode *i)
 	if (!__atomic_load_n(&fs->pt.enabled, __ATOMIC_RELAXED))
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&fs->pt.lock);
-	if (i->backing_opens > 0) {
-		i->backing_opens++;
+	if (i->has_backing) {
 		id = i->backing_id;
 		pthread_mutex_unlock(&fs->pt.lock);
 		tl_open_backing_id = id;
@@ -238,29 +238,29 @@ int fs_passthrough_open(struct fs *fs, struct fs_inode *i)
 	}
 
 	pthread_mutex_lock(&fs->pt.lock);
-	if (i->backing_opens > 0) {
+	if (i->has_backing) {
 		/* another open won the race: use its backing file */
 		(void)ioctl(fs->pt.devfd, FS_DEV_IOC_BACKING_CLOSE,
 			    &(uint32_t){ (uint32_t)id });
 		id = i->backing_id;
 	} else {
 		i->backing_id = id;
+		i->has_backing = true;
 	}
-	i->backing_opens++;
 	pthread_mutex_unlock(&fs->pt.lock);
 	tl_open_backing_id = id;
 	return id;
 }
 
-void fs_passthrough_release(struct fs *fs, struct fs_inode *i)
+void fs_passthrough_forget(void *ud, struct fs_inode *i)
 {
-	pthread_mutex_lock(&fs->pt.lock);
-	if (i->backing_opens > 0 && --i->backing_opens == 0) {
+	struct fs *fs = ud;
+
+	/* no lock: no one else refers to i any more */
+	if (i->has_backing)
 		(void)ioctl(fs->pt.devfd, FS_DEV_IOC_BACKING_CLOSE,
 			    &(uint32_t){ (uint32_t)i->backing_id });
-		i->backing_id = -1;
-	}
-	pthread_mutex_unlock(&fs->pt.lock);
+	i->has_backing = false;
 }
 
 void fs_passthrough_reply_done(void)

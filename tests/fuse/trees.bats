@@ -102,6 +102,11 @@ check_tree() {
 		else
 			[ "$n" -ge 64 ]
 		fi
+		# the kernel forgets the inode (its backing file is closed);
+		# a new lookup and open get a new one
+		sync
+		echo 2 > /proc/sys/vm/drop_caches
+		cmp "$WORK/t/big" "$MNT/$f"
 		unmount_castore "$MNT" "$MOUNT_PID"
 		[ "$UNMOUNT_RC" -eq 0 ]
 	done
