@@ -6,7 +6,9 @@
 # (squashfuse_ll on an uncompressed squashfs image), castore (castore mount
 # of a store holding the tree: passthrough where the kernel has it) and
 # castore-splice (the same with --no-passthrough: the daemon serves every
-# read, as on kernels before 6.9 or without root).  Every backing file is read into the page
+# read, as on kernels before 6.9 or without root) and castore-noopen
+# (--no-open: no OPEN/RELEASE round trips, file pages kept across opens,
+# reads spliced by the daemon).  Every backing file is read into the page
 # cache before timing: what is measured is the filesystem, not the disk.
 
 set -euo pipefail
@@ -15,7 +17,7 @@ ROOT=$(dirname "$BENCH_DIR")
 CASTORE=${CASTORE:-$ROOT/castore}
 RUNS=${RUNS:-5}
 WORKDIR=${BENCH_WORK:-/var/tmp/castore-bench}
-SYSTEMS=${SYSTEMS:-"erofs squashfuse castore castore-splice"}
+SYSTEMS=${SYSTEMS:-"erofs squashfuse castore castore-splice castore-noopen"}
 RESULTS=${RESULTS:-$BENCH_DIR/results.txt}
 mkdir -p "$WORKDIR"
 
@@ -60,10 +62,11 @@ mount_sys() {
 	squashfuse)
 		squashfuse_ll "$d/squash.img" "$mnt"
 		echo "$mnt" ;;
-	castore | castore-splice)
+	castore | castore-splice | castore-noopen)
 		# shellcheck disable=SC2046
 		"$CASTORE" --store "$d/store" mount --daemon --threads "${CASTORE_THREADS:-4}" \
 			$([ "$sys" = castore-splice ] && echo --no-passthrough) \
+			$([ "$sys" = castore-noopen ] && echo --no-open) \
 			${CASTORE_MOUNT_OPTS:-} "$mnt"
 		echo "$mnt/$(basename "$(cat "$d/path")")" ;;
 	esac
@@ -110,15 +113,17 @@ table() {
 	awk '
 	function r(a, b) { return (b > 0 && a != "") ? sprintf("%.2fx", a / b) : "-" }
 	{ key = $1 " (" $2 ")"; v[key, $3] = $4; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
-	  if ($3 != "erofs" && $3 != "squashfuse" && $3 != "castore" && $3 != "castore-splice") floor[key] = $3 }
+	  if ($3 != "erofs" && $3 != "squashfuse" && $3 !~ /^castore/) floor[key] = $3 }
 	END {
-		printf "%-36s %9s %10s %9s %9s | %8s %8s %8s\n", "workload (seconds; IOPS and MiB named)",
-			"erofs", "squashfuse", "castore", "c-splice", "c/erofs", "c/squash", "cs/erofs"
+		printf "%-36s %9s %10s %9s %9s %9s | %8s %8s %8s %8s\n", "workload (seconds; IOPS and MiB named)",
+			"erofs", "squashfuse", "castore", "c-splice", "c-noopen", "c/erofs", "c/squash", "cs/erofs", "cn/erofs"
 		for (i = 1; i <= n; i++) {
 			k = order[i]
 			if ((k in floor) && !((k, "erofs") in v)) continue # floor line only
-			e = v[k, "erofs"]; s = v[k, "squashfuse"]; c = v[k, "castore"]; cs = v[k, "castore-splice"]
-			printf "%-36s %9.3f %10.3f %9.3f %9.3f | %8s %8s %8s\n", k, e, s, c, cs, r(c, e), r(c, s), r(cs, e)
+			e = v[k, "erofs"]; s = v[k, "squashfuse"]; c = v[k, "castore"]
+			cs = v[k, "castore-splice"]; cn = v[k, "castore-noopen"]
+			printf "%-36s %9.3f %10.3f %9.3f %9.3f %9.3f | %8s %8s %8s %8s\n", k, e, s, c, cs, cn,
+				r(c, e), r(c, s), r(cs, e), r(cn, e)
 		}
 		for (k in floor)
 			printf "%s: castore %.3f, %s %.3f: %s\n", k, v[k, "castore"], floor[k], v[k, floor[k]], r(v[k, "castore"], v[k, floor[k]])

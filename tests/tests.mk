@@ -86,6 +86,9 @@ check-fuse: all $(B)/tests/mkfixture
 			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse && \
 		echo "check-fuse: again with --no-passthrough (spliced reads)" && \
 		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-passthrough \
+			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse && \
+		echo "check-fuse: again with --no-open" && \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-open \
 			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse; \
 	fi
 

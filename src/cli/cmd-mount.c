@@ -3,14 +3,15 @@
  * "-t fuse.castore" (via mount.fuse3, or installed as mount.fuse.castore):
  *
  *   castore [--store DIR] mount [--list-root] [--threads N] [--allow-other]
- *           [--no-xattr] [--no-verify] [--no-passthrough] [--daemon]
+ *           [--no-xattr] [--no-verify] [--no-passthrough] [--no-open]
+ *           [--daemon]
  *           [--ready-fd FD] [--substituter URL]... [--trusted-public-key
  *           KEY]... [--no-require-sigs] MOUNTPOINT
  *   mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]
  *   castore STORE_DIR MOUNTPOINT -o OPTIONS          (what mount.fuse3 runs)
  *
  * -o words: list_root, threads=N, allow_other, no_xattr, no_verify,
- * no_passthrough, substituter=URL, trusted_public_key=KEY,
+ * no_passthrough, no_open, substituter=URL, trusted_public_key=KEY,
  * no_require_sigs, foreground; the
  * generic mount options (ro, rw, dev, suid, exec, auto, user, _netdev,
  * nofail, x-*, ...) are accepted and ignored.  The helper form daemonizes
@@ -187,6 +188,8 @@ static int parse_o(struct mount_args *a, char *opts)
 			a->fs.no_verify = true;
 		} else if (strcmp(w, "no_passthrough") == 0) {
 			a->fs.no_passthrough = true;
+		} else if (strcmp(w, "no_open") == 0) {
+			a->fs.no_open = true;
 		} else if (strcmp(w, "foreground") == 0) {
 			a->daemon = false;
 		} else if (strncmp(w, "threads=", 8) == 0) {
@@ -240,6 +243,10 @@ static void mount_help(void)
 	       "  --no-passthrough\n                  serve every read from "
 	       "the daemon (by default, as root on\n                  Linux "
 	       ">= 6.9, the kernel reads blob files directly)\n"
+	       "  --no-open       no round trip per open: the kernel keeps "
+	       "file pages across\n                  opens (many small files: "
+	       "fastest); reads come from the\n                  daemon, so "
+	       "no passthrough (big files: slower)\n"
 	       "  --substituter URL\n                  a Nix binary cache "
 	       "(http://, https://, file://; repeatable,\n                  "
 	       "tried in order): a lookup of a path the store lacks\n"
@@ -252,7 +259,7 @@ static void mount_help(void)
 	       "  --ready-fd FD   write \"ready\" to FD once the mount is live\n"
 	       "  -o OPTS         the same as comma-separated words: list_root, "
 	       "threads=N,\n                  allow_other, no_xattr, no_verify, "
-	       "no_passthrough,\n                  substituter=URL, "
+	       "no_passthrough, no_open,\n                  substituter=URL, "
 	       "trusted_public_key=KEY, no_require_sigs\n\n"
 	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
 	       "ro,list_root  0 0\n");
@@ -267,6 +274,7 @@ int cmd_mount(int argc, char **argv)
 		{ "no-xattr", no_argument, NULL, 'x' },
 		{ "no-verify", no_argument, NULL, 'V' },
 		{ "no-passthrough", no_argument, NULL, 'P' },
+		{ "no-open", no_argument, NULL, 'O' },
 		CLI_SUBST_OPTIONS,
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "ready-fd", required_argument, NULL, 'r' },
@@ -306,6 +314,9 @@ int cmd_mount(int argc, char **argv)
 			break;
 		case 'P':
 			a.fs.no_passthrough = true;
+			break;
+		case 'O':
+			a.fs.no_open = true;
 			break;
 		case 'd':
 			a.daemon = true;

@@ -82,8 +82,10 @@ void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops);
  * -errno.  If the reply is not sent, call fs_passthrough_reply_done().
  */
 int fs_passthrough_open(struct fs *fs, struct fs_inode *i);
-/* The inode table's on_free hook (ud: the fs): close i's backing id. */
+/* Close i's backing id (ud: the fs). */
 void fs_passthrough_forget(void *ud, struct fs_inode *i);
+/* The inode table's on_free hook (ud: the fs): close what i kept open. */
+void fs_inode_forgotten(void *ud, struct fs_inode *i);
 /* Forget an amendment this thread did not send. */
 void fs_passthrough_reply_done(void);
 

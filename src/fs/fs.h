@@ -14,9 +14,11 @@
  *  - attributes: 0444 files, 0555 executables and directories, 0777
  *    symlinks, uid/gid 0, mtime 1, nlink 1 (2 + subdirectories for
  *    directories), directory st_size = number of entries.
- *  - never wrong bytes: a blob is re-hashed on the first open of its
- *    inode (unless no_verify, or its file is stamped as checked and
- *    unmodified since) and a mismatch is EIO.
+ *  - never wrong bytes: a blob is re-hashed on the first open (no_open:
+ *    read) of its inode, unless no_verify, or its file is stamped as
+ *    checked and unmodified since; a mismatch is EIO.
+ *  - reads: by the kernel from the blob file (passthrough, as root on
+ *    Linux >= 6.9), else spliced from the blob file by the daemon.
  *  - EROFS for write opens, EISDIR for open of a directory, EINVAL for
  *    readlink of a non-symlink, EIO for a missing or corrupt object (that
  *    operation only), ENOENT/ESTALE for unknown inodes, never an abort.
@@ -34,6 +36,10 @@ struct cas_fs_opts {
 	bool allow_other;  /* let other users access the mount */
 	bool no_verify;    /* trust blob files: skip the first-open re-hash */
 	bool no_passthrough; /* always serve reads from the daemon */
+	/* no OPEN/RELEASE round trips (FUSE no_open): the kernel keeps
+	 * file pages cached across opens; reads come to the daemon
+	 * (spliced), so no passthrough; blobs are checked on first read */
+	bool no_open;
 	unsigned threads;  /* worker threads; 0: the default (8) */
 	/* called once the mount is live (may be NULL) */
 	void (*ready)(void *ud);

@@ -33,6 +33,8 @@ struct fs_inode {
 	char *target;    /* symlink */
 	struct cas_directory *dir; /* directory: set once, then immutable */
 	bool verified;   /* file: the blob matched its digest once */
+	bool has_fd;      /* file, no_open: the blob's fd (under ... */
+	int fd;           /* ... fs->pt.lock), kept until the inode goes */
 	bool has_backing; /* file: passthrough backing_id (under ... */
 	int backing_id;   /* ... fs->pt.lock), kept until the inode goes */
 	uint64_t hash;   /* of the key */

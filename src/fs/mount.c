@@ -65,7 +65,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		err = "cannot allocate the inode table";
 		goto out_noinodes;
 	}
-	fs.inodes.on_free = fs_passthrough_forget;
+	fs.inodes.on_free = fs_inode_forgotten;
 	fs.inodes.on_free_ud = &fs;
 	argv[argc++] = "castore";
 	argv[argc++] = "-o";
@@ -88,7 +88,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		goto out;
 	}
 	/* our own mount(2) where passthrough may work, else fusermount3 */
-	if ((opts->no_passthrough ||
+	if ((opts->no_passthrough || opts->no_open ||
 	     fs_passthrough_mount(&fs, se, mountpoint) < 0) &&
 	    fuse_session_mount(se, mountpoint) != 0) {
 		err = "cannot mount (is /dev/fuse available and the mountpoint "

@@ -308,6 +308,9 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		reply_err(req, -EISDIR);
 	} else if (i->type != CAS_NODE_FILE) {
 		reply_err(req, -ELOOP);
+	} else if (fs->opts.no_open) {
+		/* "success, and send no more opens" */
+		reply_err(req, -ENOSYS);
 	} else if ((r = verify_once(fs, i)) < 0) {
 		reply_err(req, r);
 	} else if ((r = fs_passthrough_open(fs, i)) >= 0) {
@@ -330,25 +333,83 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	fs_inode_put(&fs->inodes, i);
 }
 
+/* no_open: the inode's blob fd, checked and opened on first use and
+ * kept until the kernel forgets the inode. */
+static int inode_fd(struct fs *fs, struct fs_inode *i)
+{
+	int fd, r;
+
+	pthread_mutex_lock(&fs->pt.lock);
+	fd = i->has_fd ? i->fd : -1;
+	pthread_mutex_unlock(&fs->pt.lock);
+	if (fd >= 0)
+		return fd;
+	if (i->type != CAS_NODE_FILE)
+		return -EISDIR;
+	r = verify_once(fs, i);
+	if (r < 0)
+		return r;
+	r = cas_blob_open(fs->store->blobs, &i->digest, &fd);
+	if (r < 0)
+		return r == -ENOENT ? -EIO : r;
+	pthread_mutex_lock(&fs->pt.lock);
+	if (i->has_fd) { /* another read was first */
+		close(fd);
+		fd = i->fd;
+	} else {
+		i->fd = fd;
+		i->has_fd = true;
+	}
+	pthread_mutex_unlock(&fs->pt.lock);
+	return fd;
+}
+
 /* Zero-copy: the reply names the blob fd and offset; libfuse splices. */
 static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = NULL;
+	int fd = (int)fi->fh;
 
-	(void)ino;
+	if (fs->opts.no_open) {
+		i = inode_or_reply(req, fs, ino);
+		if (!i)
+			return;
+		fd = inode_fd(fs, i);
+		if (fd < 0) {
+			reply_err(req, fd);
+			fs_inode_put(&fs->inodes, i);
+			return;
+		}
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	if (i)
+		fs_inode_put(&fs->inodes, i);
+}
+
+void fs_inode_forgotten(void *ud, struct fs_inode *i)
+{
+	/* no lock: no one else refers to i any more */
+	if (i->has_fd)
+		close(i->fd);
+	i->has_fd = false;
+	fs_passthrough_forget(ud, i);
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	struct fs *fs = fs_of(req);
+
 	(void)ino;
-	/* a passthrough file's backing id stays with its inode */
-	if (fi->fh != FS_FH_PASSTHROUGH)
+	/* a passthrough file's backing id stays with its inode; no_open
+	 * sends no RELEASE */
+	if (fi->fh != FS_FH_PASSTHROUGH && !fs->opts.no_open)
 		close((int)fi->fh);
 	fuse_reply_err(req, 0);
 }

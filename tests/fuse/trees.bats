@@ -182,6 +182,20 @@ check_tree() {
 	[ "$n" -le 2 ]
 }
 
+@test "--no-open: files read again are served by the kernel, no request reaches the daemon" {
+	cp -a /usr/include/linux "$WORK/t"
+	p=$("$CASTORE" import "$WORK/t")
+	CASTORE_MOUNT_ARGS= mount_castore "$MNT" --no-open
+	(cd "$MNT/${p#/nix/store/}" && tar cf - . | sha256sum) > "$WORK/cold"
+	before=$(read_syscalls "$MOUNT_PID")
+	(cd "$MNT/${p#/nix/store/}" && tar cf - . | sha256sum) > "$WORK/warm"
+	n=$(( $(read_syscalls "$MOUNT_PID") - before ))
+	cmp "$WORK/cold" "$WORK/warm"
+	diff -r "$WORK/t" "$MNT/${p#/nix/store/}"
+	echo "warm tar: $n requests"
+	[ "$n" -le 2 ]
+}
+
 @test "the root listing follows the store: a path imported while mounted is listed" {
 	printf 'one\n' > "$WORK/one"
 	printf 'two\n' > "$WORK/two"
