@@ -262,19 +262,29 @@ int cmd_fetch(int argc, char **argv)
 
 		if (cas_store_path_parse(argv[i], &p, &sub) < 0 || *sub) {
 			log_error("fetch: '%s' is not a store path", argv[i]);
+			free(f.paths);
 			return EXIT_USAGE;
 		}
-		if (enqueue(&f, &p) < 0)
+		if (enqueue(&f, &p) < 0) {
+			free(f.paths);
 			return log_error_errno(-ENOMEM, "fetch"), 1;
+		}
+	}
+	if (cli_subst_check(&cs) < 0) {
+		free(f.paths);
+		return EXIT_USAGE;
 	}
 	f.tty = isatty(STDERR_FILENO);
 	cs.progress = on_bytes;
 	cs.progress_ud = &f;
-	if (cli_open_store(true, &f.s) < 0)
+	if (cli_open_store(true, &f.s) < 0) {
+		free(f.paths);
 		return 1;
+	}
 	if (cli_subst_setup(&cs, f.s, false, &f.subs) < 0) {
 		cas_store_free(f.s);
-		return EXIT_USAGE;
+		free(f.paths);
+		return 1;
 	}
 	for (; started < jobs; started++)
 		if (pthread_create(&threads[started], NULL, worker, &f) != 0)

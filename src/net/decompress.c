@@ -153,7 +153,8 @@ int cas_decoder_run(struct cas_decoder *d, const uint8_t **in, size_t *in_len,
 	} else if (d->c == CAS_COMPRESSION_NONE) {
 		size_t k = *in_len < out_len ? *in_len : out_len;
 
-		memcpy(out, *in, k);
+		if (k) /* *in may be NULL when there is nothing */
+			memcpy(out, *in, k);
 		*in += k;
 		*in_len -= k;
 		*ret_out = k;
