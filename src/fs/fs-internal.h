@@ -79,7 +79,7 @@ void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops);
  * next (it is amended in flight).  Returns the backing id (>= 0), kept
  * with i until fs_passthrough_forget(); -EOPNOTSUPP when passthrough is
  * off (use spliced reads); -EIO when the blob is missing; another
- * -errno.  If the reply is not sent, call fs_passthrough_reply_done().
+ * -errno.  Call fs_passthrough_reply_done() after replying.
  */
 int fs_passthrough_open(struct fs *fs, struct fs_inode *i);
 /* Close i's backing id (ud: the fs). */

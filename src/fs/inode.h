@@ -25,22 +25,24 @@
 struct fs_inode {
 	uint64_t ino;
 	uint64_t nlookup; /* under the table lock */
-	uint64_t refs;    /* under the table lock */
-	enum cas_node_type type;
+	uint32_t refs;    /* under the table lock */
+	enum cas_node_type type : 8;
+	bool executable;
+	bool verified;    /* file: the blob matched its digest once */
+	bool indexed;     /* in the key index */
 	struct cas_digest digest;
 	uint64_t size;   /* file: bytes; directory: DirectoryNode.size */
-	bool executable;
 	char *target;    /* symlink */
 	struct cas_directory *dir; /* directory: set once, then immutable */
-	bool verified;   /* file: the blob matched its digest once */
-	bool has_fd;      /* file, no_open: the blob's fd (under ... */
-	int fd;           /* ... fs->pt.lock), kept until the inode goes */
-	bool has_backing; /* file: passthrough backing_id (under ... */
-	int backing_id;   /* ... fs->pt.lock), kept until the inode goes */
 	uint64_t hash;   /* of the key */
-	bool indexed;    /* in the key index */
 	struct fs_inode *next_ino, *next_key;
+	/* file: what the fs keeps open for it until the inode goes (under
+	 * fs->pt.lock): the passthrough backing id, or with no_open the
+	 * blob's fd (the two modes never meet in one mount) */
+	bool has_file;
+	int file;
 };
+/* (Packed for RSS: a million inodes is a tree a walk may visit.) */
 
 struct fs_inode_table {
 	pthread_mutex_t lock;

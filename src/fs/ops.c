@@ -317,8 +317,9 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		/* reads go from the kernel to the blob file, not through us */
 		fi->fh = FS_FH_PASSTHROUGH;
 		fi->noflush = 1;
-		if (fuse_reply_open(req, fi) != 0)
-			fs_passthrough_reply_done();
+		fuse_reply_open(req, fi);
+		/* the amendment is for this reply only, sent or not */
+		fs_passthrough_reply_done();
 	} else if (r != -EOPNOTSUPP) {
 		reply_err(req, r);
 	} else if ((r = cas_blob_open(fs->store->blobs, &i->digest, &fd)) < 0) {
@@ -340,7 +341,7 @@ static int inode_fd(struct fs *fs, struct fs_inode *i)
 	int fd, r;
 
 	pthread_mutex_lock(&fs->pt.lock);
-	fd = i->has_fd ? i->fd : -1;
+	fd = i->has_file ? i->file : -1;
 	pthread_mutex_unlock(&fs->pt.lock);
 	if (fd >= 0)
 		return fd;
@@ -353,12 +354,12 @@ static int inode_fd(struct fs *fs, struct fs_inode *i)
 	if (r < 0)
 		return r == -ENOENT ? -EIO : r;
 	pthread_mutex_lock(&fs->pt.lock);
-	if (i->has_fd) { /* another read was first */
+	if (i->has_file) { /* another read was first */
 		close(fd);
-		fd = i->fd;
+		fd = i->file;
 	} else {
-		i->fd = fd;
-		i->has_fd = true;
+		i->file = fd;
+		i->has_file = true;
 	}
 	pthread_mutex_unlock(&fs->pt.lock);
 	return fd;
@@ -394,11 +395,14 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void fs_inode_forgotten(void *ud, struct fs_inode *i)
 {
+	struct fs *fs = ud;
+
 	/* no lock: no one else refers to i any more */
-	if (i->has_fd)
-		close(i->fd);
-	i->has_fd = false;
-	fs_passthrough_forget(ud, i);
+	if (fs->opts.no_open && i->has_file)
+		close(i->file);
+	else
+		fs_passthrough_forget(fs, i);
+	i->has_file = false;
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino,

@@ -94,10 +94,11 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
 static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 {
 	unsigned char copy[256];
-	struct iovec v[8];
+	struct iovec v[2];
 
 	(void)ud;
-	if ((tl_init_reply || tl_open_backing_id >= 0) && count == 2 &&
+	if ((tl_init_reply || tl_init_passthrough || tl_open_backing_id >= 0) &&
+	    count == 2 &&
 	    iov[1].iov_len <= sizeof(copy)) {
 		size_t len = iov[1].iov_len;
 
@@ -214,8 +215,8 @@ int fs_passthrough_open(struct fs *fs, struct fs_inode *i)
 	if (!__atomic_load_n(&fs->pt.enabled, __ATOMIC_RELAXED))
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&fs->pt.lock);
-	if (i->has_backing) {
-		id = i->backing_id;
+	if (i->has_file) {
+		id = i->file;
 		pthread_mutex_unlock(&fs->pt.lock);
 		tl_open_backing_id = id;
 		return id;
@@ -238,14 +239,14 @@ int fs_passthrough_open(struct fs *fs, struct fs_inode *i)
 	}
 
 	pthread_mutex_lock(&fs->pt.lock);
-	if (i->has_backing) {
+	if (i->has_file) {
 		/* another open won the race: use its backing file */
 		(void)ioctl(fs->pt.devfd, FS_DEV_IOC_BACKING_CLOSE,
 			    &(uint32_t){ (uint32_t)id });
-		id = i->backing_id;
+		id = i->file;
 	} else {
-		i->backing_id = id;
-		i->has_backing = true;
+		i->file = id;
+		i->has_file = true;
 	}
 	pthread_mutex_unlock(&fs->pt.lock);
 	tl_open_backing_id = id;
@@ -257,10 +258,10 @@ void fs_passthrough_forget(void *ud, struct fs_inode *i)
 	struct fs *fs = ud;
 
 	/* no lock: no one else refers to i any more */
-	if (i->has_backing)
+	if (i->has_file)
 		(void)ioctl(fs->pt.devfd, FS_DEV_IOC_BACKING_CLOSE,
-			    &(uint32_t){ (uint32_t)i->backing_id });
-	i->has_backing = false;
+			    &(uint32_t){ (uint32_t)i->file });
+	i->has_file = false;
 }
 
 void fs_passthrough_reply_done(void)
