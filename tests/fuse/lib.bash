@@ -70,3 +70,16 @@ PY
 read_syscalls() {
 	awk '$1 == "syscr:" { print $2 }' "/proc/$1/io"
 }
+
+# flip_byte FILE OFFSET: invert one byte in place (the file's mtime moves,
+# as with any write), so it surely differs from before.
+flip_byte() {
+	python3 - "$1" "$2" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+off = int(sys.argv[2])
+b = os.pread(fd, 1, off)
+os.pwrite(fd, bytes([b[0] ^ 0xff]), off)
+os.close(fd)
+PY
+}

@@ -65,7 +65,7 @@ check_tree() {
 	hex=$(b3sum --no-names "$WORK/t/victim")
 	blob="$CASTORE_STORE/blobs/${hex:0:2}/$hex"
 	chmod u+w "$blob"
-	printf 'X' | dd of="$blob" bs=1 seek=1000 conv=notrunc status=none
+	flip_byte "$blob" 1000
 	mount_castore "$MNT"
 	[ "$(errno_of "open('$MNT/${p#/nix/store/}/victim', 'rb').read()")" = EIO ]
 	[ "$(cat "$MNT/${p#/nix/store/}/ok")" = fine ]
@@ -139,7 +139,7 @@ check_tree() {
 	[ "$again" -lt 8 ]
 	# a write moves the mtime: the stamp no longer matches, EIO
 	chmod u+w "$blob"
-	printf 'X' | dd of="$blob" bs=1 seek=4096 conv=notrunc status=none
+	flip_byte "$blob" 4096
 	mount_castore "$MNT"
 	[ "$(errno_of "open('$f', 'rb').read(1)")" = EIO ]
 	unmount_castore "$MNT" "$MOUNT_PID"
@@ -159,7 +159,7 @@ check_tree() {
 	# what the disk might do: other bytes, same inode, size and mtime
 	mtime=$(stat -c %y "$blob")
 	chmod u+w "$blob"
-	printf 'X' | dd of="$blob" bs=1 seek=500 conv=notrunc status=none
+	flip_byte "$blob" 500
 	touch -d "$mtime" "$blob"
 	run "$CASTORE" verify
 	[ "$status" -ne 0 ]

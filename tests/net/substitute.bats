@@ -113,7 +113,7 @@ PY
 	c=$(cache_copy tampered-nar cache-none)
 	nar="$F/$c/$(awk '/^URL:/ {print $2}' "$(narinfo_of "$c" "$DEP")")"
 	# flip one byte in the middle of the 4 MiB file's contents
-	printf 'X' | dd of="$nar" bs=1 seek=2000000 conv=notrunc status=none
+	flip_byte "$nar" 2000000
 	run fetch --substituter "$URL/$c" "$DEP"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"Bad message"* ]]
