@@ -10,6 +10,7 @@
 #include "ingest/ingest.h"
 #include "net/decompress.h"
 #include "net/http.h"
+#include "net/prefetch.h"
 
 /* A narinfo is a few hundred bytes; refuse anything absurd. */
 #define NARINFO_MAX (1u << 20)
@@ -188,6 +189,7 @@ static int fetch_nar(struct cas_substituters *subs, struct cas_store *s,
 {
 	_cleanup_free_ char *url = join_url(base, ni->url);
 	struct nar_reader rd = { .ni = ni, .subs = subs };
+	struct cas_prefetch *pf = NULL;
 	int r;
 
 	if (!url)
@@ -196,8 +198,13 @@ static int fetch_nar(struct cas_substituters *subs, struct cas_store *s,
 	r = cas_decoder_new(ni->compression, &rd.dec);
 	if (r >= 0)
 		r = cas_http_stream_open(url, &rd.http);
+	/* download and decompress in one thread, ingest in this one; the
+	 * stream keeps this thread's connection (used by one at a time) */
 	if (r >= 0)
-		r = cas_import_nar_as(s, nar_read, &rd, &ni->info);
+		r = cas_prefetch_start(nar_read, &rd, &pf);
+	if (r >= 0)
+		r = cas_import_nar_as(s, cas_prefetch_read, pf, &ni->info);
+	cas_prefetch_stop(pf); /* rd is ours again */
 	if (r < 0) {
 		const char *why = rd.why;
 
