@@ -82,10 +82,8 @@ void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops);
  * -errno.  Call fs_passthrough_reply_done() after replying.
  */
 int fs_passthrough_open(struct fs *fs, struct fs_inode *i);
-/* Close i's backing id (ud: the fs). */
+/* The inode table's on_free hook (ud: the fs): close i's backing id. */
 void fs_passthrough_forget(void *ud, struct fs_inode *i);
-/* The inode table's on_free hook (ud: the fs): close what i kept open. */
-void fs_inode_forgotten(void *ud, struct fs_inode *i);
 /* Forget an amendment this thread did not send. */
 void fs_passthrough_reply_done(void);
 

@@ -38,7 +38,8 @@ struct cas_fs_opts {
 	bool no_passthrough; /* always serve reads from the daemon */
 	/* no OPEN/RELEASE round trips (FUSE no_open): the kernel keeps
 	 * file pages cached across opens; reads come to the daemon
-	 * (spliced), so no passthrough; blobs are checked on first read */
+	 * (spliced, the blob opened per read), so no passthrough; blobs
+	 * are checked on first read */
 	bool no_open;
 	unsigned threads;  /* worker threads; 0: the default (8) */
 	/* called once the mount is live (may be NULL) */

@@ -36,9 +36,8 @@ struct fs_inode {
 	struct cas_directory *dir; /* directory: set once, then immutable */
 	uint64_t hash;   /* of the key */
 	struct fs_inode *next_ino, *next_key;
-	/* file: what the fs keeps open for it until the inode goes (under
-	 * fs->pt.lock): the passthrough backing id, or with no_open the
-	 * blob's fd (the two modes never meet in one mount) */
+	/* file: its passthrough backing id, kept until the inode goes
+	 * (under fs->pt.lock) */
 	bool has_file;
 	int file;
 };

@@ -65,7 +65,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		err = "cannot allocate the inode table";
 		goto out_noinodes;
 	}
-	fs.inodes.on_free = fs_inode_forgotten;
+	fs.inodes.on_free = fs_passthrough_forget;
 	fs.inodes.on_free_ud = &fs;
 	argv[argc++] = "castore";
 	argv[argc++] = "-o";

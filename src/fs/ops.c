@@ -334,17 +334,12 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	fs_inode_put(&fs->inodes, i);
 }
 
-/* no_open: the inode's blob fd, checked and opened on first use and
- * kept until the kernel forgets the inode. */
+/* no_open: the blob's fd for one read, checked on first use.  Opened
+ * per read: keeping one per inode would run out of fds on a big tree. */
 static int inode_fd(struct fs *fs, struct fs_inode *i)
 {
 	int fd, r;
 
-	pthread_mutex_lock(&fs->pt.lock);
-	fd = i->has_file ? i->file : -1;
-	pthread_mutex_unlock(&fs->pt.lock);
-	if (fd >= 0)
-		return fd;
 	if (i->type != CAS_NODE_FILE)
 		return -EISDIR;
 	r = verify_once(fs, i);
@@ -353,15 +348,6 @@ static int inode_fd(struct fs *fs, struct fs_inode *i)
 	r = cas_blob_open(fs->store->blobs, &i->digest, &fd);
 	if (r < 0)
 		return r == -ENOENT ? -EIO : r;
-	pthread_mutex_lock(&fs->pt.lock);
-	if (i->has_file) { /* another read was first */
-		close(fd);
-		fd = i->file;
-	} else {
-		i->file = fd;
-		i->has_file = true;
-	}
-	pthread_mutex_unlock(&fs->pt.lock);
 	return fd;
 }
 
@@ -389,20 +375,10 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-	if (i)
+	if (i) {
+		close(fd);
 		fs_inode_put(&fs->inodes, i);
-}
-
-void fs_inode_forgotten(void *ud, struct fs_inode *i)
-{
-	struct fs *fs = ud;
-
-	/* no lock: no one else refers to i any more */
-	if (fs->opts.no_open && i->has_file)
-		close(i->file);
-	else
-		fs_passthrough_forget(fs, i);
-	i->has_file = false;
+	}
 }
 
 static void fs_op_release(fuse_req_t req, fuse_ino_t ino,
