@@ -78,11 +78,15 @@ umount_sys() {
 	for _ in $(seq 1 50); do mountpoint -q "$1" || return 0; sleep 0.1; done
 }
 
-# time_cmd CMD...: seconds the command took
+# time_cmd CMD...: seconds the command took.  A failing command (a read
+# error on a mount, say) fails the bench: a fast error is not a result.
 time_cmd() {
 	local s e
 	s=$(now)
-	"$@" > /dev/null
+	if ! "$@" > /dev/null; then
+		echo "bench: failed: $*" >&2
+		return 1
+	fi
 	e=$(now)
 	echo "$e - $s" | bc
 }
