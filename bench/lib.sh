@@ -91,23 +91,36 @@ time_cmd() {
 	echo "$e - $s" | bc
 }
 
-# measure WORKLOAD NAME SYS FN: RUNS times (fresh mount, FN DIR cold, FN
-# DIR warm); records "WORKLOAD cold|warm SYS median" lines in $RECORD.
+# measure WORKLOAD NAME FN: RUNS rounds; in each round every system of
+# $SYSTEMS in turn gets a fresh mount, FN DIR (cold) and FN DIR (warm), so
+# a noisy moment on this shared machine hits all systems alike.  Records
+# "WORKLOAD cold|warm SYS median" lines in $RECORD.
 RECORD=${RECORD:-$WORKDIR/record.txt}
 measure() {
-	local workload=$1 name=$2 sys=$3 fn=$4 mnt="$WORKDIR/mnt-$3" dir cold=() warmt=()
+	local workload=$1 name=$2 fn=$3 sys mnt dir t
+	declare -A cold=() warmt=()
 	for _ in $(seq 1 "$RUNS"); do
-		sync
-		echo 2 > /proc/sys/vm/drop_caches # dentries and inodes, not the page cache of the images
-		warm "$WORKDIR/$name/erofs.img" "$WORKDIR/$name/squash.img" "$WORKDIR/$name/store"
-		dir=$(mount_sys "$sys" "$name" "$mnt")
-		cold+=("$(time_cmd "$fn" "$dir")")
-		warmt+=("$(time_cmd "$fn" "$dir")")
-		umount_sys "$mnt"
+		for sys in $SYSTEMS; do
+			mnt="$WORKDIR/mnt-$sys"
+			sync
+			echo 2 > /proc/sys/vm/drop_caches # dentries and inodes, not the page cache of the images
+			warm "$WORKDIR/$name/erofs.img" "$WORKDIR/$name/squash.img" "$WORKDIR/$name/store"
+			dir=$(mount_sys "$sys" "$name" "$mnt")
+			t=$(time_cmd "$fn" "$dir")
+			cold[$sys]+="$t "
+			t=$(time_cmd "$fn" "$dir")
+			warmt[$sys]+="$t "
+			umount_sys "$mnt"
+		done
 	done
-	echo "$workload cold $sys $(printf '%s\n' "${cold[@]}" | median)" >> "$RECORD"
-	echo "$workload warm $sys $(printf '%s\n' "${warmt[@]}" | median)" >> "$RECORD"
-	echo "#   $workload $sys: cold $(printf '%s\n' "${cold[@]}" | median) s, warm $(printf '%s\n' "${warmt[@]}" | median) s" >&2
+	for sys in $SYSTEMS; do
+		local c w
+		c=$(printf '%s\n' ${cold[$sys]} | median)
+		w=$(printf '%s\n' ${warmt[$sys]} | median)
+		echo "$workload cold $sys $c" >> "$RECORD"
+		echo "$workload warm $sys $w" >> "$RECORD"
+		echo "#   $workload $sys: cold $c s, warm $w s" >&2
+	done
 }
 
 # table: medians and castore's ratios, from $RECORD; then castore's
