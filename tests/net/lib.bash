@@ -38,7 +38,8 @@ NIX
 user root; worker_processes 1; pid $F/ngx/nginx.pid; error_log $F/ngx/logs/error.log;
 events { worker_connections 64; }
 http {
-  access_log $F/ngx/logs/access.log;
+  log_format withconn '\$remote_addr conn=\$connection "\$request" \$status \$body_bytes_sent';
+  access_log $F/ngx/logs/access.log withconn;
   client_body_temp_path $F/ngx/tmp; proxy_temp_path $F/ngx/tmp; fastcgi_temp_path $F/ngx/tmp;
   uwsgi_temp_path $F/ngx/tmp; scgi_temp_path $F/ngx/tmp;
   types { text/x-nix-narinfo narinfo; application/x-nix-nar nar; }

@@ -56,6 +56,17 @@ PY
 	[ -z "$output" ]
 }
 
+@test "fetch keeps its connection alive: narinfo and NAR of a closure on one connection" {
+	start=$(wc -l < "$F/ngx/logs/access.log")
+	run fetch --recursive --jobs 1 --substituter "$URL/cache-zstd" "$TOP"
+	[ "$status" -eq 0 ]
+	tail -n +"$((start + 1))" "$F/ngx/logs/access.log" > "$WORK/log"
+	cat "$WORK/log"
+	# two narinfos and two NARs
+	[ "$(grep -c '/cache-zstd/' "$WORK/log")" -eq 4 ]
+	[ "$(grep -o 'conn=[0-9]*' "$WORK/log" | sort -u | wc -l)" -eq 1 ]
+}
+
 @test "fetch without --recursive brings only the path; file:// caches work" {
 	run fetch --substituter "file://$F/cache-zstd" "$TOP"
 	[ "$status" -eq 0 ]
