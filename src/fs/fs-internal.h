@@ -75,13 +75,15 @@ void fs_passthrough_unmount(struct fs *fs, const char *mountpoint);
  * operations if parallel_dirops. */
 void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops);
 /*
- * Give file inode i a backing file for the OPEN reply this thread sends
- * next (it is amended in flight).  Returns the backing id (>= 0), kept
- * with i until fs_passthrough_forget(); -EOPNOTSUPP when passthrough is
- * off (use spliced reads); -EIO when the blob is missing; another
- * -errno.  Call fs_passthrough_reply_done() after replying.
+ * The backing id of file inode i for the OPEN reply this thread sends
+ * next (amended in flight), kept with i until fs_passthrough_forget().
+ * If i has none yet, blob_fd (the checked blob, borrowed) registers one;
+ * with blob_fd -1 that is -EAGAIN: check and open the blob, then call
+ * again.  Returns the id (>= 0), -EAGAIN, or -EOPNOTSUPP when
+ * passthrough is off (use spliced reads).  Call
+ * fs_passthrough_reply_done() after replying.
  */
-int fs_passthrough_open(struct fs *fs, struct fs_inode *i);
+int fs_passthrough_open(struct fs *fs, struct fs_inode *i, int blob_fd);
 /* The inode table's on_free hook (ud: the fs): close i's backing id. */
 void fs_passthrough_forget(void *ud, struct fs_inode *i);
 /* Forget an amendment this thread did not send. */

@@ -265,18 +265,20 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 /*
  * Never serve wrong bytes: the first open of a file inode re-hashes its
  * blob, unless the blob file carries a stamp from an earlier check and
- * was not modified since (cas_blob_verify_stamped); a missing or corrupt
+ * was not modified since (cas_blob_open_checked); a missing or corrupt
  * blob is EIO for this open only.  Concurrent first opens may both hash;
- * the flag only ever goes from false to true.
+ * the flag only ever goes from false to true.  The blob's fd in *ret_fd.
  */
-static int verify_once(struct fs *fs, struct fs_inode *i)
+static int open_checked(struct fs *fs, struct fs_inode *i, int *ret_fd)
 {
 	int r;
 
 	if (fs->opts.no_verify ||
 	    __atomic_load_n(&i->verified, __ATOMIC_ACQUIRE))
-		return 0;
-	r = cas_blob_verify_stamped(fs->store->blobs, &i->digest, i->size);
+		r = cas_blob_open(fs->store->blobs, &i->digest, ret_fd);
+	else
+		r = cas_blob_open_checked(fs->store->blobs, &i->digest, i->size,
+					  ret_fd);
 	if (r == -ENOENT || r == -EBADMSG)
 		return -EIO;
 	if (r < 0)
@@ -285,12 +287,50 @@ static int verify_once(struct fs *fs, struct fs_inode *i)
 	return 0;
 }
 
+/* Open a file inode and reply: passthrough where the kernel allows it,
+ * else an fd the reads splice from. */
+static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
+		      struct fuse_file_info *fi)
+{
+	int fd = -1;
+	/* an inode with a backing file needs no open and no check */
+	int r = fs_passthrough_open(fs, i, -1);
+
+	if (r == -EAGAIN || r == -EOPNOTSUPP) {
+		bool passthrough = r == -EAGAIN;
+
+		r = open_checked(fs, i, &fd);
+		if (r == 0)
+			r = passthrough ? fs_passthrough_open(fs, i, fd)
+					: -EOPNOTSUPP;
+	}
+	if (r >= 0) {
+		/* reads go from the kernel to the blob file, not through us */
+		if (fd >= 0)
+			close(fd);
+		fi->fh = FS_FH_PASSTHROUGH;
+		fi->noflush = 1;
+		fuse_reply_open(req, fi);
+		/* the amendment is for this reply only, sent or not */
+		fs_passthrough_reply_done();
+	} else if (r != -EOPNOTSUPP) {
+		if (fd >= 0)
+			close(fd);
+		reply_err(req, r);
+	} else {
+		fi->fh = (uint64_t)fd;
+		fi->keep_cache = 1; /* content never changes */
+		fi->noflush = 1;
+		if (fuse_reply_open(req, fi) != 0)
+			close(fd);
+	}
+}
+
 static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_inode *i;
-	int fd, r;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY ||
 	    (fi->flags & (O_TRUNC | O_CREAT | O_APPEND))) {
@@ -311,25 +351,8 @@ static void fs_op_open(fuse_req_t req, fuse_ino_t ino,
 	} else if (fs->opts.no_open) {
 		/* "success, and send no more opens" */
 		reply_err(req, -ENOSYS);
-	} else if ((r = verify_once(fs, i)) < 0) {
-		reply_err(req, r);
-	} else if ((r = fs_passthrough_open(fs, i)) >= 0) {
-		/* reads go from the kernel to the blob file, not through us */
-		fi->fh = FS_FH_PASSTHROUGH;
-		fi->noflush = 1;
-		fuse_reply_open(req, fi);
-		/* the amendment is for this reply only, sent or not */
-		fs_passthrough_reply_done();
-	} else if (r != -EOPNOTSUPP) {
-		reply_err(req, r);
-	} else if ((r = cas_blob_open(fs->store->blobs, &i->digest, &fd)) < 0) {
-		reply_err(req, r == -ENOENT ? -EIO : r);
 	} else {
-		fi->fh = (uint64_t)fd;
-		fi->keep_cache = 1; /* content never changes */
-		fi->noflush = 1;
-		if (fuse_reply_open(req, fi) != 0)
-			close(fd);
+		open_file(req, fs, i, fi);
 	}
 	fs_inode_put(&fs->inodes, i);
 }
@@ -342,13 +365,8 @@ static int inode_fd(struct fs *fs, struct fs_inode *i)
 
 	if (i->type != CAS_NODE_FILE)
 		return -EISDIR;
-	r = verify_once(fs, i);
-	if (r < 0)
-		return r;
-	r = cas_blob_open(fs->store->blobs, &i->digest, &fd);
-	if (r < 0)
-		return r == -ENOENT ? -EIO : r;
-	return fd;
+	r = open_checked(fs, i, &fd);
+	return r < 0 ? r : fd;
 }
 
 /* Zero-copy: the reply names the blob fd and offset; libfuse splices. */

@@ -207,9 +207,9 @@ void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops)
 	}
 }
 
-int fs_passthrough_open(struct fs *fs, struct fs_inode *i)
+int fs_passthrough_open(struct fs *fs, struct fs_inode *i, int blob_fd)
 {
-	struct fs_backing_map map = { .fd = -1 };
+	struct fs_backing_map map = { .fd = blob_fd };
 	int id, r;
 
 	if (!__atomic_load_n(&fs->pt.enabled, __ATOMIC_RELAXED))
@@ -222,14 +222,13 @@ int fs_passthrough_open(struct fs *fs, struct fs_inode *i)
 		return id;
 	}
 	pthread_mutex_unlock(&fs->pt.lock);
+	if (blob_fd < 0)
+		return -EAGAIN;
 
-	r = cas_blob_open(fs->store->blobs, &i->digest, &map.fd);
-	if (r < 0)
-		return r == -ENOENT ? -EIO : r;
+	/* the kernel takes its own reference to the file */
 	id = ioctl(fs->pt.devfd, FS_DEV_IOC_BACKING_OPEN, &map);
-	r = -errno;
-	close(map.fd); /* the kernel holds its own reference */
 	if (id < 0) {
+		r = -errno;
 		/* not this kernel, or not allowed: spliced reads from now on */
 		if (r == -EPERM || r == -ENOTTY || r == -EOPNOTSUPP ||
 		    r == -EINVAL)

@@ -152,7 +152,8 @@ static int verify_fd(int fd, const struct cas_digest *d, uint64_t size)
  * copy (even cp -a, which keeps mtime and xattrs) has another inode, so a
  * stamp that still matches means the file is the one that was checked.
  */
-static int stamp_of(int fd, const struct cas_digest *d, char *buf, size_t n)
+static int stamp_of(int fd, const struct cas_digest *d, char *buf, size_t n,
+		    uint64_t *ret_size)
 {
 	char hex[CAS_DIGEST_SIZE * 2 + 1];
 	struct stat st;
@@ -160,6 +161,7 @@ static int stamp_of(int fd, const struct cas_digest *d, char *buf, size_t n)
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	*ret_size = (uint64_t)st.st_size;
 	cas_hex_encode(d->bytes, CAS_DIGEST_SIZE, hex);
 	k = snprintf(buf, n, "1 %s %llu %llu %lld.%09ld", hex,
 		     (unsigned long long)st.st_ino,
@@ -168,18 +170,14 @@ static int stamp_of(int fd, const struct cas_digest *d, char *buf, size_t n)
 	return k > 0 && (size_t)k < n ? k : -EOVERFLOW;
 }
 
-/* Hash the open blob; stamp it on success, unstamp it on a mismatch. */
-static int verify_and_stamp(int fd, const struct cas_digest *d, uint64_t size)
+/* Hash the open blob; give it 'stamp' (k bytes, taken before hashing: a
+ * write during the hash moves the mtime past it) on success, remove its
+ * stamp on a mismatch. */
+static int verify_and_stamp(int fd, const struct cas_digest *d, uint64_t size,
+			    const char *stamp, int k)
 {
-	char stamp[192];
-	int k, r;
+	int r = verify_fd(fd, d, size);
 
-	/* the stamp describes the file as it was before hashing: a write
-	 * during the hash moves the mtime past it */
-	k = stamp_of(fd, d, stamp, sizeof(stamp));
-	if (k < 0)
-		return k;
-	r = verify_fd(fd, d, size);
 	/* best effort: needs user xattrs and the right to set them */
 	if (r == 0)
 		(void)fsetxattr(fd, CAS_BLOB_STAMP_XATTR, stamp, (size_t)k, 0);
@@ -192,37 +190,45 @@ int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 		    uint64_t size)
 {
 	_cleanup_close_ int fd = -1;
-	int r;
+	char stamp[192];
+	uint64_t actual;
+	int k, r;
 
 	r = cas_blob_open(s, d, &fd);
 	if (r < 0)
 		return r;
-	return verify_and_stamp(fd, d, size);
+	k = stamp_of(fd, d, stamp, sizeof(stamp), &actual);
+	if (k < 0)
+		return k;
+	return verify_and_stamp(fd, d, size, stamp, k);
 }
 
-int cas_blob_verify_stamped(struct cas_blob_service *s,
-			    const struct cas_digest *d, uint64_t size)
+int cas_blob_open_checked(struct cas_blob_service *s,
+			  const struct cas_digest *d, uint64_t size,
+			  int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
 	char want[192], have[192];
-	struct stat st;
+	uint64_t actual;
 	ssize_t n;
 	int k, r;
 
 	r = cas_blob_open(s, d, &fd);
 	if (r < 0)
 		return r;
-	k = stamp_of(fd, d, want, sizeof(want));
+	k = stamp_of(fd, d, want, sizeof(want), &actual);
 	if (k < 0)
 		return k;
 	n = fgetxattr(fd, CAS_BLOB_STAMP_XATTR, have, sizeof(have));
 	if (n != k || memcmp(have, want, (size_t)k) != 0)
-		return verify_and_stamp(fd, d, size);
-	if (size == UINT64_MAX)
-		return 0;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	return (uint64_t)st.st_size == size ? 0 : -EBADMSG;
+		r = verify_and_stamp(fd, d, size, want, k);
+	else if (size != UINT64_MAX && actual != size)
+		r = -EBADMSG;
+	if (r < 0)
+		return r;
+	*ret_fd = fd;
+	fd = -1;
+	return 0;
 }
 
 int cas_blob_for_each(struct cas_blob_service *s,

@@ -167,18 +167,23 @@ int cas_blob_put(struct cas_blob_service *s, const void *p, size_t n,
 int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 		    uint64_t size);
 /*
- * The same check, skipped for a blob file stamped by an earlier success
- * and not modified since: the stamp (xattr CAS_BLOB_STAMP_XATTR) names
- * the digest, inode number, size and mtime of the file that hashed right.
- * Stamping is best effort (it needs user xattrs on the store's
- * filesystem and the right to set them).  This trusts the disk
- * between checks: media corruption under an unchanged file is found by
- * cas_blob_verify() (castore verify), which also drops the stamp.
- * Returns as cas_blob_verify().
+ * Open a blob, checked as cas_blob_verify() does, unless its file is
+ * stamped by an earlier success and not modified since: the stamp (xattr
+ * CAS_BLOB_STAMP_XATTR) names the digest, inode number, size and mtime of
+ * the file that hashed right.  Stamping is best effort (it needs user
+ * xattrs on the store's filesystem and the right to set them).  This
+ * trusts the disk between checks: media corruption under an unchanged
+ * file is found by cas_blob_verify() (castore verify), which also drops
+ * the stamp.  (Before Linux 6.13, whose timestamps are fine-grained once
+ * read, a write in the same clock tick as the stamp keeps the mtime.)
+ * On success *ret_fd is the blob's fd (O_CLOEXEC, read-only,
+ * offset unspecified), for the caller to use and close.  Returns as
+ * cas_blob_verify().
  */
 #define CAS_BLOB_STAMP_XATTR "user.castore.verified"
-int cas_blob_verify_stamped(struct cas_blob_service *s,
-			    const struct cas_digest *d, uint64_t size);
+int cas_blob_open_checked(struct cas_blob_service *s,
+			  const struct cas_digest *d, uint64_t size,
+			  int *ret_fd);
 /* Every stored blob's digest; -ENOTSUP if the backend cannot list. */
 int cas_blob_for_each(struct cas_blob_service *s,
 		      int (*cb)(const struct cas_digest *d, void *ud),

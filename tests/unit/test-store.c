@@ -9,9 +9,12 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/io.h"
+#include "hash/encoding.h"
 #include "helpers.h"
 #include "ingest/ingest.h"
 #include "store/resolve.h"
@@ -459,5 +462,49 @@ Test(local, shared_and_persistent)
 	cas_path_info_release(&got);
 	cas_store_free(b);
 	cas_path_info_release(&pi);
+	rm_tmpdir();
+}
+
+/* Local only: a checked blob is stamped; a stamped, unmodified blob is
+ * trusted; a write invalidates the stamp and the check fails; verify
+ * always re-hashes and drops a stale stamp. */
+Test(local, blob_stamps)
+{
+	struct cas_store *s = open_backend(true);
+	static const char data[] = "stamped blob contents";
+	char hex[65], path[256], stamp[256];
+	struct cas_digest d;
+	ssize_t n;
+	int fd, wfd;
+
+	cr_assert_eq(cas_blob_put(s->blobs, data, sizeof(data), &d), 0);
+	cas_hex_encode(d.bytes, 32, hex);
+	snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", tmpdir, hex, hex);
+	cr_assert_lt(getxattr(path, CAS_BLOB_STAMP_XATTR, stamp, sizeof(stamp)), 0,
+		     "a new blob has no stamp");
+	cr_assert_eq(cas_blob_open_checked(s->blobs, &d, sizeof(data), &fd), 0);
+	close(fd);
+	n = getxattr(path, CAS_BLOB_STAMP_XATTR, stamp, sizeof(stamp) - 1);
+	cr_assert_gt(n, 0, "checked blob is stamped");
+	stamp[n] = 0;
+	cr_assert(strstr(stamp, hex) != NULL);
+	/* the wrong size is refused even with a valid stamp */
+	cr_assert_eq(cas_blob_open_checked(s->blobs, &d, sizeof(data) + 1, &fd),
+		     -EBADMSG);
+	/* a write: mtime moves, the stamp no longer matches, the hash fails
+	 * (after a pause: before Linux 6.13's fine-grained timestamps, a
+	 * write in the same clock tick keeps the mtime) */
+	usleep(20000);
+	chmod(path, 0644);
+	wfd = open(path, O_WRONLY);
+	cr_assert_geq(wfd, 0);
+	cr_assert_eq(pwrite(wfd, "S", 1, 0), 1);
+	close(wfd);
+	cr_assert_eq(cas_blob_open_checked(s->blobs, &d, sizeof(data), &fd),
+		     -EBADMSG);
+	cr_assert_lt(getxattr(path, CAS_BLOB_STAMP_XATTR, stamp, sizeof(stamp)), 0,
+		     "a failed blob loses its stamp");
+	cr_assert_eq(cas_blob_verify(s->blobs, &d, UINT64_MAX), -EBADMSG);
+	cas_store_free(s);
 	rm_tmpdir();
 }
