@@ -75,20 +75,23 @@ static int ss_get_raw(struct cas_path_info_service *s, const uint8_t *digest,
 	struct pending *p;
 	int r;
 
-	r = ss->local->ops->get_raw(ss->local, digest, ret);
-	if (r != -ENOENT)
-		return r;
-
-	pthread_mutex_lock(&ss->lock);
-	while ((p = find(ss, digest)) && p->running)
-		pthread_cond_wait(&ss->done, &ss->lock);
-	if (p) { /* failed a moment ago (or by the thread we waited for) */
-		r = p->result;
+	for (;;) {
+		r = ss->local->ops->get_raw(ss->local, digest, ret);
+		if (r != -ENOENT)
+			return r;
+		pthread_mutex_lock(&ss->lock);
+		p = find(ss, digest);
+		if (!p)
+			break; /* ours to substitute, the lock held */
+		if (!p->running) { /* failed a moment ago */
+			r = p->result;
+			pthread_mutex_unlock(&ss->lock);
+			return r;
+		}
+		/* another thread is fetching it: wait, then look again */
+		while ((p = find(ss, digest)) && p->running)
+			pthread_cond_wait(&ss->done, &ss->lock);
 		pthread_mutex_unlock(&ss->lock);
-		/* a concurrent import may have added it meanwhile */
-		return r == -ENOENT
-			       ? ss->local->ops->get_raw(ss->local, digest, ret)
-			       : r;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {

@@ -196,6 +196,12 @@ PY
 		cmp "$DEP/share/big" "$MNT/${DEP#/nix/store/}/share/big" &
 		pids+=($!)
 	done
+	# the same hash under other names: separate lookups (the kernel
+	# merges only lookups of one name), one download still
+	for i in 1 2 3 4; do
+		[ "$(errno_of "os.stat('$MNT/${DEP:11:32}-other$i')")" = ENOENT ] &
+		pids+=($!)
+	done
 	for pid in "${pids[@]}"; do wait "$pid"; done
 	[ $(( $(requests "GET /slow/cache-none/${DEP:11:32}.narinfo") - narinfos )) -eq 1 ]
 	[ $(( $(requests "GET /slow/cache-none/nar/") - nars )) -eq 1 ]
