@@ -178,8 +178,10 @@ check_tree() {
 	n=$(( $(read_syscalls "$MOUNT_PID") - before ))
 	cmp "$WORK/cold" "$WORK/warm"
 	echo "warm walk of $(wc -l < "$WORK/warm") entries: $n requests"
-	# listings, entries and attributes all cached (no OPENDIR either)
-	[ "$n" -le 2 ]
+	# listings, entries and attributes all cached (no OPENDIR either):
+	# uncached, each of its 60+ directories would cost 2 or more; a few
+	# requests may be FORGETs
+	[ "$n" -lt 20 ]
 }
 
 @test "--no-open: files read again are served by the kernel, no request reaches the daemon" {
@@ -196,7 +198,9 @@ check_tree() {
 	cmp "$WORK/cold" "$WORK/warm"
 	diff -r "$WORK/t" "$MNT/${p#/nix/store/}"
 	echo "warm tar: $n requests"
-	[ "$n" -le 2 ]
+	# uncached, every file would cost at least a READ (700+); a few
+	# requests may come from FORGETs or pages the VM reclaimed meanwhile
+	[ "$n" -lt 50 ]
 }
 
 @test "the root listing follows the store: a path imported while mounted is listed" {
