@@ -179,7 +179,7 @@ check_tree() {
 	cmp "$WORK/cold" "$WORK/warm"
 	echo "warm walk of $(wc -l < "$WORK/warm") entries: $n requests"
 	# listings, entries and attributes all cached (no OPENDIR either):
-	# uncached, each of its 60+ directories would cost 2 or more; a few
+	# uncached, each of its 29 directories would cost 2 or more; a few
 	# requests may be FORGETs
 	[ "$n" -lt 20 ]
 }
