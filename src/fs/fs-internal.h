@@ -67,7 +67,7 @@ int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
 			 const char *mountpoint);
 /* Route an already mounted session's I/O (fuse_session_mount) through
  * the same reply editing, for the INIT fix only.  0 or -EIO. */
-int fs_passthrough_attach(struct fs *fs, struct fuse_session *se);
+int fs_passthrough_attach(struct fuse_session *se);
 /* Undo fs_passthrough_mount (a no-op if it did not mount). */
 void fs_passthrough_unmount(struct fs *fs, const char *mountpoint);
 /* Called by the init handler: the INIT reply asks for passthrough if

@@ -96,7 +96,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		r = -EIO;
 		goto out_signals;
 	}
-	if (!fs.pt.mounted && (r = fs_passthrough_attach(&fs, se)) < 0) {
+	if (!fs.pt.mounted && (r = fs_passthrough_attach(se)) < 0) {
 		err = "cannot set up the session's I/O";
 		goto out_unmount;
 	}

@@ -182,9 +182,8 @@ int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
 	return 0;
 }
 
-int fs_passthrough_attach(struct fs *fs, struct fuse_session *se)
+int fs_passthrough_attach(struct fuse_session *se)
 {
-	(void)fs;
 	return fuse_session_custom_io(se, &pt_io, fuse_session_fd(se)) == 0
 		       ? 0
 		       : -EIO;

@@ -186,31 +186,16 @@ static int verify_and_stamp(int fd, const struct cas_digest *d, uint64_t size,
 	return r;
 }
 
-int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
-		    uint64_t size)
-{
-	_cleanup_close_ int fd = -1;
-	char stamp[192];
-	uint64_t actual;
-	int k, r;
-
-	r = cas_blob_open(s, d, &fd);
-	if (r < 0)
-		return r;
-	k = stamp_of(fd, d, stamp, sizeof(stamp), &actual);
-	if (k < 0)
-		return k;
-	return verify_and_stamp(fd, d, size, stamp, k);
-}
-
-int cas_blob_open_checked(struct cas_blob_service *s,
+/* Open a blob and check it: hash it (stamping or unstamping), unless
+ * trust_stamp and a stamp matches.  The fd in *ret_fd. */
+static int open_and_check(struct cas_blob_service *s,
 			  const struct cas_digest *d, uint64_t size,
-			  int *ret_fd)
+			  bool trust_stamp, int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
 	char want[192], have[192];
-	uint64_t actual;
-	ssize_t n;
+	uint64_t actual = 0;
+	ssize_t n = -1;
 	int k, r;
 
 	r = cas_blob_open(s, d, &fd);
@@ -219,7 +204,8 @@ int cas_blob_open_checked(struct cas_blob_service *s,
 	k = stamp_of(fd, d, want, sizeof(want), &actual);
 	if (k < 0)
 		return k;
-	n = fgetxattr(fd, CAS_BLOB_STAMP_XATTR, have, sizeof(have));
+	if (trust_stamp)
+		n = fgetxattr(fd, CAS_BLOB_STAMP_XATTR, have, sizeof(have));
 	if (n != k || memcmp(have, want, (size_t)k) != 0)
 		r = verify_and_stamp(fd, d, size, want, k);
 	else if (size != UINT64_MAX && actual != size)
@@ -229,6 +215,23 @@ int cas_blob_open_checked(struct cas_blob_service *s,
 	*ret_fd = fd;
 	fd = -1;
 	return 0;
+}
+
+int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
+		    uint64_t size)
+{
+	int fd, r = open_and_check(s, d, size, false, &fd);
+
+	if (r == 0)
+		close(fd);
+	return r;
+}
+
+int cas_blob_open_checked(struct cas_blob_service *s,
+			  const struct cas_digest *d, uint64_t size,
+			  int *ret_fd)
+{
+	return open_and_check(s, d, size, true, ret_fd);
 }
 
 int cas_blob_for_each(struct cas_blob_service *s,
