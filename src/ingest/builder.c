@@ -6,6 +6,7 @@
 
 #include "base/arith.h"
 #include "base/cleanup.h"
+#include "hash/digest-set.h"
 
 struct frame {
 	char *name; /* NULL at the root */
@@ -26,6 +27,8 @@ struct cas_builder {
 	/* staged blobs, published by cas_builder_finish() */
 	void **staged;
 	size_t nstaged, staged_cap;
+	/* digests staged or found stored: a duplicate file writes nothing */
+	struct cas_digest_set blobs;
 	/* finished directories, leaves first */
 	struct cas_buf *encs;
 	struct cas_digest *digests;
@@ -54,6 +57,7 @@ void cas_builder_free(struct cas_builder *b)
 	cas_blob_writer_abort(b->w);
 	cas_blob_discard(b->store->blobs, b->staged, b->nstaged);
 	free(b->staged);
+	cas_digest_set_clear(&b->blobs);
 	free(b->fname);
 	for (size_t i = 0; i < b->ndirs; i++)
 		cas_buf_release(&b->encs[i]);
@@ -193,6 +197,16 @@ static int bd_file_end(void *ud)
 	int r;
 
 	n.name = TAKE_PTR(b->fname);
+	cas_blob_writer_peek(w, &n.digest, &n.size);
+	if (n.size != b->fsize) {
+		cas_blob_writer_abort(w);
+		free(n.name);
+		return -EBADMSG;
+	}
+	if (cas_digest_set_has(&b->blobs, &n.digest)) {
+		cas_blob_writer_abort(w);
+		return attach(b, &n);
+	}
 	if (b->nstaged == b->staged_cap) {
 		size_t cap = b->staged_cap ? b->staged_cap * 2 : 64;
 		void **st = cas_reallocarray(b->staged, cap, sizeof(*st));
@@ -206,14 +220,13 @@ static int bd_file_end(void *ud)
 		b->staged_cap = cap;
 	}
 	r = cas_blob_writer_stage(w, &n.digest, &n.size, &token);
+	if (r >= 0 && token)
+		b->staged[b->nstaged++] = token;
+	if (r >= 0)
+		r = cas_digest_set_add(&b->blobs, &n.digest);
 	if (r < 0) {
 		free(n.name);
 		return r;
-	}
-	b->staged[b->nstaged++] = token;
-	if (n.size != b->fsize) {
-		free(n.name);
-		return -EBADMSG;
 	}
 	return attach(b, &n);
 }

@@ -21,14 +21,19 @@ struct blob_local {
 	struct cas_local *l;
 };
 
+/* The temp file is made when the buffer first overflows, or at the end:
+ * a blob that fits the buffer and is already stored never touches the
+ * disk (re-imports, duplicate files). */
 struct blob_local_writer {
 	struct cas_blob_writer base;
 	struct blob_local *svc;
-	int fd;
+	int fd;           /* -1 until the temp file is made */
 	char tmpname[64]; /* "tmp/...", "" once handed on or removed */
 	uint8_t *buf;     /* write coalescing */
 	size_t len;
 };
+
+static int open_named_temp(struct blob_local_writer *w);
 
 #define WRITE_BUF (256 * 1024)
 
@@ -70,12 +75,25 @@ static int bl_has(struct cas_blob_service *s, const struct cas_digest *d)
 	return S_ISREG(st.st_mode);
 }
 
+/* Write out the buffer, making the temp file first if need be. */
 static int blw_flush(struct blob_local_writer *w)
 {
-	int r = cas_write_full(w->fd, w->buf, w->len);
+	int r = w->fd < 0 ? open_named_temp(w) : 0;
 
+	if (r >= 0)
+		r = cas_write_full(w->fd, w->buf, w->len);
 	w->len = 0;
 	return r;
+}
+
+/* 1 if the whole blob is still in the buffer and already stored: there is
+ * nothing to write.  0 otherwise, or -errno. */
+static int blw_already_stored(struct blob_local_writer *w,
+			      const struct cas_digest *d)
+{
+	if (w->fd >= 0)
+		return 0;
+	return bl_has(&w->svc->base, d);
 }
 
 static int blw_write(struct cas_blob_writer *base, const void *p, size_t n)
@@ -88,8 +106,11 @@ static int blw_write(struct cas_blob_writer *base, const void *p, size_t n)
 		if (r < 0)
 			return r;
 	}
-	if (n >= WRITE_BUF)
+	if (n >= WRITE_BUF) {
+		if (w->fd < 0 && (r = open_named_temp(w)) < 0)
+			return r;
 		return cas_write_full(w->fd, p, n);
+	}
 	memcpy(w->buf + w->len, p, n);
 	w->len += n;
 	return 0;
@@ -148,6 +169,9 @@ static int blw_commit(struct cas_blob_writer *base, const struct cas_digest *d)
 	int r;
 
 	blob_path(d, path);
+	r = blw_already_stored(w, d);
+	if (r != 0)
+		goto out; /* already stored (or the check failed) */
 	r = blw_flush(w);
 	if (r >= 0 && bl_has(&w->svc->base, d) > 0)
 		goto out; /* already stored: nothing to publish */
@@ -157,7 +181,7 @@ static int blw_commit(struct cas_blob_writer *base, const struct cas_digest *d)
 		r = publish(w, path);
 out:
 	blw_abort(base);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 struct bl_staged {
@@ -166,7 +190,8 @@ struct bl_staged {
 };
 
 /* Temp names: a random per-process prefix and a counter; O_EXCL makes a
- * clash with another process an error, retried with the next number. */
+ * clash with another process an error, retried with the next number.  The
+ * counter also picks one of the staging directories (local-internal.h). */
 static int next_tmpname(char out[64])
 {
 	static uint64_t prefix, counter;
@@ -180,9 +205,11 @@ static int next_tmpname(char out[64])
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 		p = __atomic_load_n(&prefix, __ATOMIC_RELAXED);
 	}
-	snprintf(out, 64, "tmp/%016llx-%llu", (unsigned long long)p,
-		 (unsigned long long)__atomic_add_fetch(&counter, 1,
-							__ATOMIC_RELAXED));
+	uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+
+	snprintf(out, 64, "tmp/%02x/%016llx-%llu",
+		 (unsigned)(n % CAS_LOCAL_TMP_DIRS), (unsigned long long)p,
+		 (unsigned long long)n);
 	return 0;
 }
 
@@ -190,9 +217,16 @@ static int blw_stage(struct cas_blob_writer *base, const struct cas_digest *d,
 		     void **ret_token)
 {
 	struct blob_local_writer *w = (struct blob_local_writer *)base;
-	struct bl_staged *st = calloc(1, sizeof(*st));
-	int r = st ? blw_flush(w) : -ENOMEM;
+	struct bl_staged *st = NULL;
+	int r = blw_already_stored(w, d);
 
+	if (r > 0) { /* nothing to publish */
+		blw_abort(base);
+		*ret_token = NULL;
+		return 0;
+	}
+	if (r == 0)
+		r = (st = calloc(1, sizeof(*st))) ? blw_flush(w) : -ENOMEM;
 	if (r >= 0) {
 		st->d = *d;
 		memcpy(st->tmpname, w->tmpname, sizeof(st->tmpname));
@@ -262,29 +296,39 @@ static int bl_publish(struct cas_blob_service *s, void **tokens, size_t n)
 static int open_named_temp(struct blob_local_writer *w)
 {
 	int bfd = w->svc->l->blobs_fd;
+	bool made_dir = false;
 	int r;
 
 	for (int tries = 0; tries < 16; tries++) {
 		if ((r = next_tmpname(w->tmpname)) < 0)
 			return r;
+	again:
 		w->fd = openat(bfd, w->tmpname,
 			       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
 				       O_NOFOLLOW,
 			       0444);
 		if (w->fd >= 0)
 			return 0;
+		if (errno == ENOENT && !made_dir) {
+			/* a store made before staging was spread */
+			made_dir = true;
+			if ((r = cas_local_make_tmp_dir(bfd, w->tmpname)) < 0)
+				goto fail;
+			goto again;
+		}
 		if (errno != EEXIST)
 			break;
 	}
+	r = cas_neg_errno();
+fail:
 	w->tmpname[0] = 0;
-	return cas_neg_errno();
+	return r;
 }
 
 static int bl_writer_new(struct cas_blob_service *s,
 			 struct cas_blob_writer **ret)
 {
 	struct blob_local_writer *w = calloc(1, sizeof(*w));
-	int r;
 
 	if (!w)
 		return -ENOMEM;
@@ -296,11 +340,6 @@ static int bl_writer_new(struct cas_blob_service *s,
 		return -ENOMEM;
 	}
 	w->fd = -1;
-	r = open_named_temp(w);
-	if (r < 0) {
-		blw_abort(&w->base);
-		return r;
-	}
 	*ret = &w->base;
 	return 0;
 }

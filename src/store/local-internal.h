@@ -3,14 +3,16 @@
  *
  * Layout of the store directory:
  *   blobs/<2 hex>/<64 hex>   blob bytes, mode 0444, never modified
- *   blobs/tmp/               blobs being written or staged; never read as
+ *   blobs/tmp/<2 hex>/       blobs being written or staged, spread over
+ *                            CAS_LOCAL_TMP_DIRS directories; never read as
  *                            blobs; files older than a day are removed when
  *                            the store is opened for writing
  *   meta.lmdb                LMDB (one file, plus meta.lmdb-lock):
  *                              "directories": digest(32) -> canonical Directory
  *                              "pathinfo":    store path digest(20) -> PathInfo
  *
- * Blob write: a temp file blobs/tmp/<random prefix>-<counter> (O_EXCL).
+ * Blob write: a temp file blobs/tmp/<counter % CAS_LOCAL_TMP_DIRS>/<random
+ * prefix>-<counter> (O_EXCL).
  * Committed at once: fdatasync'ed, then renamed to its blob path with
  * RENAME_NOREPLACE.  Staged (what importers do): left in tmp/ and published
  * in a batch: one syncfs, then the no-replace renames, then syncfs again --
@@ -66,6 +68,13 @@ int cas_lmdb_put(struct cas_local *l, MDB_dbi dbi, const void *const *keys,
 
 void cas_local_ref(struct cas_local *l);
 void cas_local_unref(struct cas_local *l);
+
+/* Staging directories below blobs/tmp (see prepare_blobs in local.c). */
+#define CAS_LOCAL_TMP_DIRS 256
+
+/* Make the staging directory of tmpname ("tmp/xx/..."), relative to the
+ * blobs directory bfd, if it is missing.  0, -EINVAL or -errno. */
+int cas_local_make_tmp_dir(int bfd, const char *tmpname);
 
 /* Make the blobs written so far durable (syncfs of the store). */
 int cas_local_sync(struct cas_local *l);

@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <dirent.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,43 +141,99 @@ int cas_local_sync(struct cas_local *l)
 /* A temp file older than this belongs to a writer that died. */
 #define STALE_TMP_SECONDS (24 * 3600)
 
-/* blobs/tmp and the 256 shard directories, made once so that writers need
- * no mkdir per blob; and a sweep of temp files left by dead writers. */
-static int prepare_blobs(int bfd)
+int cas_local_make_tmp_dir(int bfd, const char *tmpname)
+{
+	char dir[8];
+
+	/* "tmp/xx/...": the first two components */
+	if (strncmp(tmpname, "tmp/", 4) != 0 || strlen(tmpname) < 7 ||
+	    tmpname[6] != '/')
+		return -EINVAL;
+	memcpy(dir, tmpname, 6);
+	dir[6] = 0;
+	if (mkdirat(bfd, dir, 0755) < 0 && errno != EEXIST)
+		return cas_neg_errno();
+	return 0;
+}
+
+/* Remove the stale temp files of one directory; subdirectories (the
+ * staging directories) are swept too, at depth one. */
+static void sweep_tmp(int dfd, time_t now, bool recurse)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+	struct stat st;
+
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && recurse) {
+			int fd = openat(dirfd(d), e->d_name,
+					O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+						O_NOFOLLOW);
+
+			if (fd >= 0)
+				sweep_tmp(fd, now, false);
+		} else if (S_ISREG(st.st_mode) &&
+			   now - st.st_mtime > STALE_TMP_SECONDS) {
+			unlinkat(dirfd(d), e->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * blobs/tmp with its staging directories, and the 256 shard directories,
+ * made once so that writers need no mkdir per blob; and a sweep of temp
+ * files left by dead writers.
+ *
+ * tmp/ is marked as the top of a hierarchy (FS_TOPDIR_FL, best effort) so
+ * that ext4 spreads the staging directories, and with them the inodes of
+ * the blobs staged there, over block groups.  With all of a big import's
+ * inodes in one group, a re-import soon after a store was deleted costs
+ * O(n^2): ext4 without a journal skips inodes freed in the last minute by
+ * scanning each group from its start (/usr/include: 3.7 s instead of 1 s).
+ */
+static int make_hex_dirs(int dfd, int n)
 {
 	struct stat st;
-	time_t now = time(NULL);
-	DIR *d;
-	struct dirent *e;
-	int fd;
+	char sub[3];
+
+	snprintf(sub, sizeof(sub), "%02x", n - 1);
+	if (fstatat(dfd, sub, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0; /* made before: the last is made last */
+	for (int i = 0; i < n; i++) {
+		snprintf(sub, sizeof(sub), "%02x", i);
+		if (mkdirat(dfd, sub, 0755) < 0 && errno != EEXIST)
+			return cas_neg_errno();
+	}
+	return 0;
+}
+
+static int prepare_blobs(int bfd)
+{
+	int fd, flags, r;
 
 	if (mkdirat(bfd, "tmp", 0755) < 0 && errno != EEXIST)
 		return cas_neg_errno();
-	if (fstatat(bfd, "ff", &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		for (int i = 0; i < 256; i++) {
-			char sub[3];
-
-			snprintf(sub, sizeof(sub), "%02x", i);
-			if (mkdirat(bfd, sub, 0755) < 0 && errno != EEXIST)
-				return cas_neg_errno();
-		}
-	}
 	fd = openat(bfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return cas_neg_errno();
-	d = fdopendir(fd);
-	if (!d) {
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+		flags |= FS_TOPDIR_FL;
+		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	if ((r = make_hex_dirs(fd, CAS_LOCAL_TMP_DIRS)) < 0 ||
+	    (r = make_hex_dirs(bfd, 256)) < 0) {
 		close(fd);
-		return -ENOMEM;
+		return r;
 	}
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    now - st.st_mtime > STALE_TMP_SECONDS)
-			unlinkat(dirfd(d), e->d_name, 0);
-	}
-	closedir(d);
+	sweep_tmp(fd, time(NULL), true);
 	return 0;
 }
 

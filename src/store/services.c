@@ -84,6 +84,13 @@ int cas_blob_writer_stage(struct cas_blob_writer *w, struct cas_digest *ret,
 	return 0;
 }
 
+void cas_blob_writer_peek(const struct cas_blob_writer *w,
+			  struct cas_digest *ret, uint64_t *ret_size)
+{
+	blake3_hasher_finalize(&w->hasher.h, ret->bytes, CAS_DIGEST_SIZE);
+	*ret_size = w->size;
+}
+
 int cas_blob_publish(struct cas_blob_service *s, void **tokens, size_t n)
 {
 	return n ? s->ops->publish(s, tokens, n) : 0;

@@ -46,8 +46,9 @@ struct cas_blob_writer_ops {
 	/* Drop everything written and free the writer. */
 	void (*abort)(struct cas_blob_writer *w);
 	/* Keep the written bytes out of sight under digest d and return a
-	 * token for the service's publish/discard.  The writer is freed
-	 * whatever the result.  0 or -errno. */
+	 * token for the service's publish/discard, or NULL if the blob is
+	 * already stored and there is nothing to publish.  The writer is
+	 * freed whatever the result.  0 or -errno. */
 	int (*stage)(struct cas_blob_writer *w, const struct cas_digest *d,
 		     void **ret_token);
 };
@@ -153,9 +154,16 @@ void cas_blob_writer_abort(struct cas_blob_writer *w);
 /* Finish without publishing: the blob stays invisible until
  * cas_blob_publish() (or is dropped by cas_blob_discard()).  Importers
  * stage every blob and publish only once the whole input is valid, so a
- * rejected or killed import leaves no trace.  Frees the writer. */
+ * rejected or killed import leaves no trace.  *ret_token is NULL when the
+ * blob is already stored: nothing to publish or discard.  Frees the
+ * writer. */
 int cas_blob_writer_stage(struct cas_blob_writer *w, struct cas_digest *ret,
 			  uint64_t *ret_size, void **ret_token);
+/* The digest and size of what was written so far; the writer stays
+ * usable (an importer asks before staging, to drop a duplicate). */
+void cas_blob_writer_peek(const struct cas_blob_writer *w,
+			  struct cas_digest *ret, uint64_t *ret_size);
+/* Tokens must not be NULL. */
 int cas_blob_publish(struct cas_blob_service *s, void **tokens, size_t n);
 void cas_blob_discard(struct cas_blob_service *s, void **tokens, size_t n);
 /* Store a buffer as a blob.  0 or -errno. */

@@ -1,6 +1,8 @@
-/* BLAKE3 and SHA-256 known answers (b3sum / sha256sum checked vectors). */
+/* BLAKE3 and SHA-256 known answers (b3sum / sha256sum checked vectors);
+ * the digest set. */
 #include <stdlib.h>
 
+#include "hash/digest-set.h"
 #include "helpers.h"
 
 static void b3(const void *p, size_t n, const char *hex)
@@ -56,4 +58,39 @@ Test(sha256, known_answers)
 	cas_sha256("foobar", 6, &d);
 	assert_digest_hex(d.bytes, 32,
 			  "c3ab8ff13720e8ad9047dd39466b3c8974e592c2fa383d4a3960714caef0c4f2");
+}
+
+/* Members stay members through growth; colliding first bytes (same
+ * slot) and the all-zero digest (the free-slot marker) are handled. */
+Test(digest_set, add_has_grow)
+{
+	struct cas_digest_set set = CAS_DIGEST_SET_INIT;
+	struct cas_digest d, zero = { { 0 } }, same_slot = { { 0 } };
+
+	cr_assert(!cas_digest_set_has(&set, &zero));
+	cr_assert_eq(cas_digest_set_add(&set, &zero), 1);
+	cr_assert_eq(cas_digest_set_add(&set, &zero), 0);
+	cr_assert(cas_digest_set_has(&set, &zero));
+	for (uint32_t i = 0; i < 5000; i++) {
+		cas_blake3(&i, sizeof(i), &d);
+		cr_assert_eq(cas_digest_set_add(&set, &d), 1, "%u", i);
+	}
+	/* differs from the zero digest only after the slot bytes */
+	same_slot.bytes[31] = 1;
+	cr_assert(!cas_digest_set_has(&set, &same_slot));
+	cr_assert_eq(cas_digest_set_add(&set, &same_slot), 1);
+	for (uint32_t i = 0; i < 5000; i++) {
+		cas_blake3(&i, sizeof(i), &d);
+		cr_assert(cas_digest_set_has(&set, &d), "%u", i);
+		cr_assert_eq(cas_digest_set_add(&set, &d), 0, "%u", i);
+	}
+	for (uint32_t i = 5000; i < 6000; i++) {
+		cas_blake3(&i, sizeof(i), &d);
+		cr_assert(!cas_digest_set_has(&set, &d), "%u", i);
+	}
+	cr_assert(cas_digest_set_has(&set, &same_slot));
+	cr_assert_eq(set.n, 5001);
+	cas_digest_set_clear(&set);
+	cr_assert(!cas_digest_set_has(&set, &zero));
+	cr_assert(!cas_digest_set_has(&set, &same_slot));
 }

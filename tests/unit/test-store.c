@@ -176,6 +176,38 @@ CONFORMANCE(blob_abort_and_stage)
 	cr_assert_eq(cas_blob_has(s->blobs, &d2), 0);
 }
 
+/* Stage content already stored, small and bigger than any write buffer:
+ * either no token (nothing to publish) or one whose publish succeeds. */
+CONFORMANCE(blob_stage_stored)
+{
+	const size_t sizes[] = { 5, 3 << 20 };
+
+	(void)local;
+	for (size_t k = 0; k < 2; k++) {
+		uint8_t *p = malloc(sizes[k]);
+		struct cas_blob_writer *w;
+		struct cas_digest d, d2;
+		void *tok;
+		uint64_t size;
+
+		cr_assert_not_null(p);
+		for (size_t i = 0; i < sizes[k]; i++)
+			p[i] = (uint8_t)(i * 7 + k);
+		cr_assert_eq(cas_blob_put(s->blobs, p, sizes[k], &d), 0);
+		cr_assert_eq(cas_blob_writer_new(s->blobs, &w), 0);
+		cr_assert_eq(cas_blob_writer_write(w, p, sizes[k]), 0);
+		cas_blob_writer_peek(w, &d2, &size);
+		cr_assert(cas_digest_eq(&d, &d2));
+		cr_assert_eq(size, sizes[k]);
+		cr_assert_eq(cas_blob_writer_stage(w, &d2, &size, &tok), 0);
+		cr_assert(cas_digest_eq(&d, &d2));
+		if (tok)
+			cr_assert_eq(cas_blob_publish(s->blobs, &tok, 1), 0);
+		cr_assert_eq(cas_blob_has(s->blobs, &d), 1);
+		free(p);
+	}
+}
+
 static int count_blob(const struct cas_digest *d, void *ud)
 {
 	(void)d;
@@ -462,6 +494,96 @@ Test(local, shared_and_persistent)
 	cas_path_info_release(&got);
 	cas_store_free(b);
 	cas_path_info_release(&pi);
+	rm_tmpdir();
+}
+
+static int count_tmp(const char *p, const struct stat *st, int flag,
+		     struct FTW *ftw)
+{
+	(void)p;
+	(void)ftw;
+	return flag == FTW_F && S_ISREG(st->st_mode) ? 1 : 0;
+}
+
+/* Local only: no file in the staging directories below blobs/tmp. */
+static bool tmp_empty(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/blobs/tmp", tmpdir);
+	return nftw(path, count_tmp, 16, FTW_PHYS) == 0;
+}
+
+/* Local only: a small blob is written to disk only once its digest is
+ * known and not stored; a staged one waits in blobs/tmp; an import of a
+ * tree with duplicate files stages each content once. */
+Test(local, stage_writes_only_new_blobs)
+{
+	struct cas_store *s = open_backend(true);
+	struct cas_blob_writer *w;
+	struct cas_digest d;
+	struct cas_path_info pi;
+	char tree[128], f[160];
+	void *tok;
+	int n = 0;
+
+	cr_assert_eq(cas_blob_put(s->blobs, "stored", 6, &d), 0);
+	cr_assert_eq(cas_blob_writer_new(s->blobs, &w), 0);
+	cr_assert_eq(cas_blob_writer_write(w, "stored", 6), 0);
+	cr_assert(tmp_empty(), "a buffered blob made a temp file");
+	cr_assert_eq(cas_blob_writer_stage(w, &d, NULL, &tok), 0);
+	cr_assert_null(tok, "an already stored blob was staged again");
+	cr_assert(tmp_empty());
+
+	cr_assert_eq(cas_blob_writer_new(s->blobs, &w), 0);
+	cr_assert_eq(cas_blob_writer_write(w, "new", 3), 0);
+	cr_assert_eq(cas_blob_writer_stage(w, &d, NULL, &tok), 0);
+	cr_assert_not_null(tok);
+	cr_assert(!tmp_empty(), "a staged blob is in blobs/tmp");
+	cas_blob_discard(s->blobs, &tok, 1);
+	cr_assert(tmp_empty());
+
+	/* three files, two contents: one new blob, no temp file left */
+	snprintf(tree, sizeof(tree), "%s/tree", tmpdir);
+	cr_assert_eq(mkdir(tree, 0755), 0);
+	for (int i = 0; i < 3; i++) {
+		FILE *fp;
+
+		snprintf(f, sizeof(f), "%s/f%d", tree, i);
+		fp = fopen(f, "w");
+		cr_assert_not_null(fp);
+		fputs(i == 2 ? "stored" : "twice", fp);
+		fclose(fp);
+	}
+	cr_assert_eq(cas_blob_for_each(s->blobs, count_blob, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(cas_import_path(s, tree, NULL, &pi), 0);
+	cas_path_info_release(&pi);
+	n = 0;
+	cr_assert_eq(cas_blob_for_each(s->blobs, count_blob, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert(tmp_empty());
+	cas_store_free(s);
+	rm_tmpdir();
+}
+
+/* Local only: a store whose blobs/tmp lacks the staging directories (as
+ * stores made before they existed) still takes new blobs. */
+Test(local, missing_staging_dirs)
+{
+	struct cas_store *s = open_backend(true);
+	struct cas_digest d;
+	char path[128];
+
+	cas_store_free(s);
+	for (int i = 0; i < 256; i++) {
+		snprintf(path, sizeof(path), "%s/blobs/tmp/%02x", tmpdir, i);
+		cr_assert_eq(rmdir(path), 0, "%s", path);
+	}
+	cr_assert_eq(cas_store_open_local(tmpdir, false, &s), 0);
+	cr_assert_eq(cas_blob_put(s->blobs, "late", 4, &d), 0);
+	cr_assert_eq(cas_blob_has(s->blobs, &d), 1);
+	cas_store_free(s);
 	rm_tmpdir();
 }
 
