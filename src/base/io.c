@@ -1,6 +1,8 @@
 #include "base/io.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/errors.h"
@@ -39,4 +41,20 @@ int cas_write_full(int fd, const void *buf, size_t n)
 		done += (size_t)k;
 	}
 	return 0;
+}
+
+void cas_pipe_grow(int fd, int size)
+{
+	struct stat st;
+	int cur;
+
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return;
+	cur = fcntl(fd, F_GETPIPE_SZ);
+	if (cur < 0 || cur >= size)
+		return;
+	/* over /proc/sys/fs/pipe-max-size, unprivileged: EPERM; try less */
+	for (; size > cur; size /= 2)
+		if (fcntl(fd, F_SETPIPE_SZ, size) >= 0)
+			return;
 }

@@ -15,4 +15,10 @@ ssize_t cas_read_full(int fd, void *buf, size_t n);
 /* Write all n bytes.  0 or -errno. */
 int cas_write_full(int fd, const void *buf, size_t n);
 
+/* If fd is a pipe smaller than size bytes, ask the kernel to grow it to
+ * size (or as far as the pipe limits allow).  A writer that streams a lot
+ * into a pipe then blocks, and wakes its reader, once per size bytes
+ * instead of once per 64 KiB.  Best effort: nothing is reported. */
+void cas_pipe_grow(int fd, int size);
+
 #endif

@@ -11,6 +11,11 @@
 #include "ingest/ingest.h"
 #include "store/resolve.h"
 
+/* A NAR streams out in one go: a pipe this big lets the writer run ahead
+ * of its reader with fewer switches between them (/usr/include to cat:
+ * 0.26 s with the default 64 KiB pipe, 0.17 s with 1 MiB). */
+#define EXPORT_PIPE_SIZE (1 << 20)
+
 static int write_stdout(void *ud, const void *p, size_t n)
 {
 	(void)ud;
@@ -96,6 +101,7 @@ int cmd_export(int argc, char **argv)
 		cas_store_free(s);
 		return cli_resolve_error(r, arg);
 	}
+	cas_pipe_grow(STDOUT_FILENO, EXPORT_PIPE_SIZE);
 	r = cas_export_nar(s, &node, write_stdout, NULL, &err);
 	cas_node_release(&node);
 	cas_store_free(s);
@@ -137,6 +143,7 @@ int cmd_cat(int argc, char **argv)
 			  cas_node_type_name(node.type));
 		r = 1;
 	} else {
+		cas_pipe_grow(STDOUT_FILENO, EXPORT_PIPE_SIZE);
 		r = cas_castore_walk(s, &node, &cat_ops, NULL, &err);
 		r = r < 0 ? walk_error(r, arg, &err) : 0;
 	}

@@ -166,6 +166,30 @@ assert n["type"] == "directory" and n["digest"].startswith("blake3-") and n["siz
 PY
 }
 
+# Reads stdin into $1 and prints the size of the stdin pipe once the
+# writer has written its first byte.
+pipe_size_into() {
+	python3 -c '
+import fcntl, sys
+F_GETPIPE_SZ = 1032
+first = sys.stdin.buffer.read(1)
+print(fcntl.fcntl(0, F_GETPIPE_SZ))
+with open(sys.argv[1], "wb") as f:
+    f.write(first + sys.stdin.buffer.read())' "$1"
+}
+
+@test "export and cat grow a pipe on stdout to 1 MiB; the bytes are unchanged" {
+	head -c 3000000 /dev/urandom > "$WORK/big"
+	p=$("$CASTORE" import "$WORK/big")
+	[ "$("$CASTORE" export "$p" | pipe_size_into "$WORK/nar")" -eq 1048576 ]
+	nix-store --dump "$WORK/big" | cmp - "$WORK/nar"
+	[ "$("$CASTORE" cat "$p" | pipe_size_into "$WORK/cat")" -eq 1048576 ]
+	cmp "$WORK/big" "$WORK/cat"
+	# not a pipe: a file, left as it is
+	"$CASTORE" export "$p" > "$WORK/nar2"
+	cmp "$WORK/nar" "$WORK/nar2"
+}
+
 @test "verify: a flipped byte and a missing blob are reported" {
 	python3 "$GEN_TREE" 7 "$WORK/t"
 	p=$("$CASTORE" import "$WORK/t")
