@@ -238,7 +238,7 @@ static void mount_help(void)
 	       "  --no-xattr      hide the user.snix.castore.* digest xattrs\n"
 	       "  --no-verify     trust blob files (default: a file's blob is "
 	       "re-hashed on\n                  its first open, unless stamped "
-	       "by an earlier check and\n                  unmodified since; a "
+	       "by its import or a check\n                  and unmodified since; a "
 	       "corrupt one reads as EIO)\n"
 	       "  --no-passthrough\n                  serve every read from "
 	       "the daemon (by default, as root on\n                  Linux "

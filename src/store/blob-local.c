@@ -86,6 +86,18 @@ static int blw_flush(struct blob_local_writer *w)
 	return r;
 }
 
+/* The writer hashed every byte it wrote: stamp the file (best effort) so
+ * that its first open does not hash it again.  A file of mode 0444 takes
+ * an xattr only from root: others open it up for the moment (the mode is
+ * not part of the stamp). */
+static void blw_stamp(struct blob_local_writer *w, const struct cas_digest *d)
+{
+	if (cas_blob_stamp_fd(w->fd, d) == -EACCES && fchmod(w->fd, 0644) == 0) {
+		(void)cas_blob_stamp_fd(w->fd, d);
+		(void)fchmod(w->fd, 0444);
+	}
+}
+
 /* 1 if the whole blob is still in the buffer and already stored: there is
  * nothing to write.  0 otherwise, or -errno. */
 static int blw_already_stored(struct blob_local_writer *w,
@@ -175,6 +187,8 @@ static int blw_commit(struct cas_blob_writer *base, const struct cas_digest *d)
 	r = blw_flush(w);
 	if (r >= 0 && bl_has(&w->svc->base, d) > 0)
 		goto out; /* already stored: nothing to publish */
+	if (r >= 0)
+		blw_stamp(w, d);
 	if (r >= 0 && fdatasync(w->fd) < 0)
 		r = cas_neg_errno();
 	if (r >= 0)
@@ -228,6 +242,7 @@ static int blw_stage(struct cas_blob_writer *base, const struct cas_digest *d,
 	if (r == 0)
 		r = (st = calloc(1, sizeof(*st))) ? blw_flush(w) : -ENOMEM;
 	if (r >= 0) {
+		blw_stamp(w, d);
 		st->d = *d;
 		memcpy(st->tmpname, w->tmpname, sizeof(st->tmpname));
 		w->tmpname[0] = 0; /* now owned by the token */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/errors.h"
 #include "base/io.h"
 
 int cas_blob_has(struct cas_blob_service *s, const struct cas_digest *d)
@@ -194,6 +195,19 @@ static int stamp_of(int fd, const struct cas_digest *d, char *buf, size_t n,
 	put_le(p, (uint64_t)st.st_mtim.tv_nsec, 4);
 	*ret_size = (uint64_t)st.st_size;
 	return STAMP_SIZE;
+}
+
+int cas_blob_stamp_fd(int fd, const struct cas_digest *d)
+{
+	char stamp[STAMP_SIZE];
+	uint64_t size;
+	int k = stamp_of(fd, d, stamp, sizeof(stamp), &size);
+
+	if (k < 0)
+		return k;
+	if (fsetxattr(fd, CAS_BLOB_STAMP_XATTR, stamp, (size_t)k, 0) < 0)
+		return cas_neg_errno();
+	return 0;
 }
 
 /* Hash the open blob; give it 'stamp' (k bytes, taken before hashing: a

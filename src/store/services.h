@@ -176,7 +176,8 @@ int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 		    uint64_t size);
 /*
  * Open a blob, checked as cas_blob_verify() does, unless its file is
- * stamped by an earlier success and not modified since: the stamp (xattr
+ * stamped (by an earlier success, or by the writer that hashed it on the
+ * way: cas_blob_stamp_fd) and not modified since: the stamp (xattr
  * CAS_BLOB_STAMP_XATTR) names the digest, inode number, size and mtime of
  * the file that hashed right.  Stamping is best effort (it needs user
  * xattrs on the store's filesystem and the right to set them).  This
@@ -192,6 +193,11 @@ int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 int cas_blob_open_checked(struct cas_blob_service *s,
 			  const struct cas_digest *d, uint64_t size,
 			  int *ret_fd);
+/* Stamp the blob file fd as holding the bytes of digest d, as a check
+ * does: for a backend that has just written them and hashed them on the
+ * way (its writer), so that the blob's first open need not hash them
+ * again.  0 or -errno (-ENOTSUP: no user xattrs here). */
+int cas_blob_stamp_fd(int fd, const struct cas_digest *d);
 /* Every stored blob's digest; -ENOTSUP if the backend cannot list. */
 int cas_blob_for_each(struct cas_blob_service *s,
 		      int (*cb)(const struct cas_digest *d, void *ud),

@@ -523,7 +523,7 @@ Test(local, stage_writes_only_new_blobs)
 	struct cas_blob_writer *w;
 	struct cas_digest d;
 	struct cas_path_info pi;
-	char tree[128], f[160];
+	char tree[128], f[256], hex[65];
 	void *tok;
 	int n = 0;
 
@@ -559,6 +559,11 @@ Test(local, stage_writes_only_new_blobs)
 	cr_assert_eq(n, 1);
 	cr_assert_eq(cas_import_path(s, tree, NULL, &pi), 0);
 	cas_path_info_release(&pi);
+	cas_blake3("twice", 5, &d);
+	cas_hex_encode(d.bytes, 32, hex);
+	snprintf(f, sizeof(f), "%s/blobs/%.2s/%s", tmpdir, hex, hex);
+	cr_assert_eq(getxattr(f, CAS_BLOB_STAMP_XATTR, NULL, 0), 45,
+		     "an imported blob is stamped");
 	n = 0;
 	cr_assert_eq(cas_blob_for_each(s->blobs, count_blob, &n), 0);
 	cr_assert_eq(n, 2);
@@ -621,6 +626,8 @@ Test(local, stamp_fits_in_inode)
 	cr_assert_eq(cas_blob_put(s->blobs, "small", 5, &d), 0);
 	cas_hex_encode(d.bytes, 32, hex);
 	snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", tmpdir, hex, hex);
+	/* stamped by its writer: measure without, then have a check stamp it */
+	cr_assert_eq(removexattr(path, CAS_BLOB_STAMP_XATTR), 0);
 	before = blocks_of(path);
 	cr_assert_eq(cas_blob_open_checked(s->blobs, &d, 5, &fd), 0);
 	close(fd);
@@ -630,8 +637,8 @@ Test(local, stamp_fits_in_inode)
 	rm_tmpdir();
 }
 
-/* Local only: a checked blob is stamped; a stamped, unmodified blob is
- * trusted; a write invalidates the stamp and the check fails; verify
+/* Local only: a new blob is stamped by its writer, and a checked one by
+ * the check; a stamped, unmodified blob is trusted; a write invalidates the stamp and the check fails; verify
  * always re-hashes and drops a stale stamp. */
 Test(local, blob_stamps)
 {
@@ -645,14 +652,15 @@ Test(local, blob_stamps)
 	cr_assert_eq(cas_blob_put(s->blobs, data, sizeof(data), &d), 0);
 	cas_hex_encode(d.bytes, 32, hex);
 	snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", tmpdir, hex, hex);
-	cr_assert_lt(getxattr(path, CAS_BLOB_STAMP_XATTR, stamp, sizeof(stamp)), 0,
-		     "a new blob has no stamp");
-	cr_assert_eq(cas_blob_open_checked(s->blobs, &d, sizeof(data), &fd), 0);
-	close(fd);
 	n = getxattr(path, CAS_BLOB_STAMP_XATTR, stamp, sizeof(stamp));
-	cr_assert_eq(n, 45, "checked blob is stamped");
+	cr_assert_eq(n, 45, "a new blob is stamped by its writer");
 	cr_assert_eq(stamp[0], 2, "stamp version");
 	cr_assert_arr_eq(stamp + 1, d.bytes, 16, "stamp names the digest");
+	cr_assert_eq(removexattr(path, CAS_BLOB_STAMP_XATTR), 0);
+	cr_assert_eq(cas_blob_open_checked(s->blobs, &d, sizeof(data), &fd), 0);
+	close(fd);
+	cr_assert_eq(getxattr(path, CAS_BLOB_STAMP_XATTR, stamp, sizeof(stamp)),
+		     n, "a checked blob is stamped again");
 	/* the wrong size is refused even with a valid stamp */
 	cr_assert_eq(cas_blob_open_checked(s->blobs, &d, sizeof(data) + 1, &fd),
 		     -EBADMSG);
