@@ -51,7 +51,8 @@ static inline void cas_blake3_update(struct cas_blake3 *s, const void *p,
 	blake3_hasher_update(&s->h, p, n);
 }
 
-static inline void cas_blake3_final(struct cas_blake3 *s,
+/* The digest of what was hashed so far; s stays usable. */
+static inline void cas_blake3_final(const struct cas_blake3 *s,
 				    struct cas_digest *ret)
 {
 	blake3_hasher_finalize(&s->h, ret->bytes, CAS_DIGEST_SIZE);

@@ -87,7 +87,7 @@ int cas_blob_writer_stage(struct cas_blob_writer *w, struct cas_digest *ret,
 void cas_blob_writer_peek(const struct cas_blob_writer *w,
 			  struct cas_digest *ret, uint64_t *ret_size)
 {
-	blake3_hasher_finalize(&w->hasher.h, ret->bytes, CAS_DIGEST_SIZE);
+	cas_blake3_final(&w->hasher, ret);
 	*ret_size = w->size;
 }
 
