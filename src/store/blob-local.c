@@ -87,15 +87,10 @@ static int blw_flush(struct blob_local_writer *w)
 }
 
 /* The writer hashed every byte it wrote: stamp the file (best effort) so
- * that its first open does not hash it again.  A file of mode 0444 takes
- * an xattr only from root: others open it up for the moment (the mode is
- * not part of the stamp). */
+ * that its first open does not hash it again. */
 static void blw_stamp(struct blob_local_writer *w, const struct cas_digest *d)
 {
-	if (cas_blob_stamp_fd(w->fd, d) == -EACCES && fchmod(w->fd, 0644) == 0) {
-		(void)cas_blob_stamp_fd(w->fd, d);
-		(void)fchmod(w->fd, 0444);
-	}
+	(void)cas_blob_stamp_fd(w->fd, d);
 }
 
 /* 1 if the whole blob is still in the buffer and already stored: there is

@@ -197,17 +197,35 @@ static int stamp_of(int fd, const struct cas_digest *d, char *buf, size_t n,
 	return STAMP_SIZE;
 }
 
+/*
+ * Set (stamp != NULL) or remove the stamp of the blob file fd.  A blob
+ * file is mode 0444 and a user xattr needs write permission, which only
+ * root has without it: the owner opens the file up for the moment (the
+ * mode is not part of the stamp).  0 or -errno.
+ */
+static int change_stamp(int fd, const char *stamp, size_t k)
+{
+	int r, tries = 0;
+
+	for (;;) {
+		r = stamp ? fsetxattr(fd, CAS_BLOB_STAMP_XATTR, stamp, k, 0)
+			  : fremovexattr(fd, CAS_BLOB_STAMP_XATTR);
+		r = r < 0 ? cas_neg_errno() : 0;
+		if (tries++ || r != -EACCES || fchmod(fd, 0644) < 0)
+			break;
+	}
+	if (tries > 1)
+		(void)fchmod(fd, 0444);
+	return r;
+}
+
 int cas_blob_stamp_fd(int fd, const struct cas_digest *d)
 {
 	char stamp[STAMP_SIZE];
 	uint64_t size;
 	int k = stamp_of(fd, d, stamp, sizeof(stamp), &size);
 
-	if (k < 0)
-		return k;
-	if (fsetxattr(fd, CAS_BLOB_STAMP_XATTR, stamp, (size_t)k, 0) < 0)
-		return cas_neg_errno();
-	return 0;
+	return k < 0 ? k : change_stamp(fd, stamp, (size_t)k);
 }
 
 /* Hash the open blob; give it 'stamp' (k bytes, taken before hashing: a
@@ -218,11 +236,11 @@ static int verify_and_stamp(int fd, const struct cas_digest *d, uint64_t size,
 {
 	int r = verify_fd(fd, d, size);
 
-	/* best effort: needs user xattrs and the right to set them */
+	/* best effort: needs user xattrs on the store's filesystem */
 	if (r == 0)
-		(void)fsetxattr(fd, CAS_BLOB_STAMP_XATTR, stamp, (size_t)k, 0);
+		(void)change_stamp(fd, stamp, (size_t)k);
 	else if (r == -EBADMSG)
-		(void)fremovexattr(fd, CAS_BLOB_STAMP_XATTR);
+		(void)change_stamp(fd, NULL, 0);
 	return r;
 }
 

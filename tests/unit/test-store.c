@@ -592,6 +592,52 @@ Test(local, missing_staging_dirs)
 	rm_tmpdir();
 }
 
+/* Local only: without root, a blob file (mode 0444) still gets its stamp,
+ * keeps its mode, and loses the stamp when a check finds it corrupt.  Run
+ * as nobody when started as root (criterion runs each test in a child). */
+Test(local, stamps_without_root)
+{
+	static const char data[] = "a user's blob";
+	char hex[65], path[256];
+	struct cas_store *s;
+	struct cas_digest d;
+	struct timespec times[2];
+	struct stat st;
+	int fd;
+
+	if (geteuid() == 0)
+		cr_assert_eq(setresgid(65534, 65534, 65534) |
+				     setresuid(65534, 65534, 65534),
+			     0, "cannot become nobody");
+	s = open_backend(true);
+	cr_assert_eq(cas_blob_put(s->blobs, data, sizeof(data), &d), 0);
+	cas_hex_encode(d.bytes, 32, hex);
+	snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", tmpdir, hex, hex);
+	cr_assert_eq(getxattr(path, CAS_BLOB_STAMP_XATTR, NULL, 0), 45,
+		     "a blob written without root is stamped");
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0444);
+	/* what the disk might do: other bytes under the same mtime */
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	cr_assert_eq(chmod(path, 0644), 0);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, "A", 1, 0), 1);
+	cr_assert_eq(futimens(fd, times), 0);
+	close(fd);
+	cr_assert_eq(chmod(path, 0444), 0);
+	cr_assert_eq(cas_blob_verify(s->blobs, &d, UINT64_MAX), -EBADMSG);
+	cr_assert_lt(getxattr(path, CAS_BLOB_STAMP_XATTR, NULL, 0), 0,
+		     "verify dropped the stamp of the corrupt blob");
+	cr_assert_eq(cas_blob_open_checked(s->blobs, &d, sizeof(data), &fd),
+		     -EBADMSG);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0444);
+	cas_store_free(s);
+	rm_tmpdir();
+}
+
 /* st_blocks of path. */
 static long long blocks_of(const char *path)
 {
