@@ -514,9 +514,63 @@ static bool tmp_empty(void)
 	return nftw(path, count_tmp, 16, FTW_PHYS) == 0;
 }
 
+static int tmp_files;
+
+static int add_tmp(const char *p, const struct stat *st, int flag,
+		   struct FTW *ftw)
+{
+	tmp_files += count_tmp(p, st, flag, ftw);
+	return 0;
+}
+
+/* Local only: the number of files in the staging directories. */
+static int tmp_count(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/blobs/tmp", tmpdir);
+	tmp_files = 0;
+	cr_assert_eq(nftw(path, add_tmp, 16, FTW_PHYS), 0);
+	return tmp_files;
+}
+
+/* Local only: a builder fed two files of one new content stages one temp
+ * file, and none for a content already stored. */
+Test(local, builder_stages_each_content_once)
+{
+	struct cas_store *s = open_backend(true);
+	struct cas_builder *b = cas_builder_new(s);
+	const struct cas_nar_sink_ops *ops = &cas_builder_ops;
+	static const char *const names[] = { "a", "b", "c" };
+	struct cas_digest d;
+	struct cas_node root;
+
+	cr_assert_not_null(b);
+	cr_assert_eq(cas_blob_put(s->blobs, "stored", 6, &d), 0);
+	cr_assert_eq(ops->directory_begin(b, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		const char *data = i == 2 ? "stored" : "twice";
+
+		cr_assert_eq(ops->file_begin(b, names[i], false, strlen(data)), 0);
+		cr_assert_eq(ops->file_data(b, data, strlen(data)), 0);
+		cr_assert_eq(ops->file_end(b), 0);
+	}
+	cr_assert_eq(ops->directory_end(b), 0);
+	cr_assert_eq(tmp_count(), 1, "staged: %d temp files", tmp_count());
+	cr_assert_eq(cas_builder_finish(b, &root), 0);
+	cas_node_release(&root);
+	cas_builder_free(b);
+	cr_assert_eq(tmp_count(), 0);
+	cas_blake3("twice", 5, &d);
+	cr_assert_eq(cas_blob_has(s->blobs, &d), 1);
+	cas_store_free(s);
+	rm_tmpdir();
+}
+
 /* Local only: a small blob is written to disk only once its digest is
  * known and not stored; a staged one waits in blobs/tmp; an import of a
- * tree with duplicate files stages each content once. */
+ * tree with duplicate files stores and stamps each content, and leaves no
+ * temp file. */
 Test(local, stage_writes_only_new_blobs)
 {
 	struct cas_store *s = open_backend(true);
