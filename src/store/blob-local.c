@@ -21,9 +21,10 @@ struct blob_local {
 	struct cas_local *l;
 };
 
-/* The temp file is made when the buffer first overflows, or at the end:
- * a blob that fits the buffer and is already stored never touches the
- * disk (re-imports, duplicate files). */
+/* The temp file is made when the buffer first overflows, or at the end
+ * once the blob is known not to be stored: a blob that fits the buffer
+ * and is already stored never touches the disk (re-imports, duplicate
+ * files); a bigger one is dropped from blobs/tmp at once. */
 struct blob_local_writer {
 	struct cas_blob_writer base;
 	struct blob_local *svc;
@@ -91,16 +92,6 @@ static int blw_flush(struct blob_local_writer *w)
 static void blw_stamp(struct blob_local_writer *w, const struct cas_digest *d)
 {
 	(void)cas_blob_stamp_fd(w->fd, d);
-}
-
-/* 1 if the whole blob is still in the buffer and already stored: there is
- * nothing to write.  0 otherwise, or -errno. */
-static int blw_already_stored(struct blob_local_writer *w,
-			      const struct cas_digest *d)
-{
-	if (w->fd >= 0)
-		return 0;
-	return bl_has(&w->svc->base, d);
 }
 
 static int blw_write(struct cas_blob_writer *base, const void *p, size_t n)
@@ -176,12 +167,10 @@ static int blw_commit(struct cas_blob_writer *base, const struct cas_digest *d)
 	int r;
 
 	blob_path(d, path);
-	r = blw_already_stored(w, d);
+	r = bl_has(&w->svc->base, d);
 	if (r != 0)
 		goto out; /* already stored (or the check failed) */
 	r = blw_flush(w);
-	if (r >= 0 && bl_has(&w->svc->base, d) > 0)
-		goto out; /* already stored: nothing to publish */
 	if (r >= 0)
 		blw_stamp(w, d);
 	if (r >= 0 && fdatasync(w->fd) < 0)
@@ -227,9 +216,9 @@ static int blw_stage(struct cas_blob_writer *base, const struct cas_digest *d,
 {
 	struct blob_local_writer *w = (struct blob_local_writer *)base;
 	struct bl_staged *st = NULL;
-	int r = blw_already_stored(w, d);
+	int r = bl_has(&w->svc->base, d);
 
-	if (r > 0) { /* nothing to publish */
+	if (r > 0) { /* already stored: nothing to publish */
 		blw_abort(base);
 		*ret_token = NULL;
 		return 0;
