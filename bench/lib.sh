@@ -8,8 +8,12 @@
 # castore-splice (the same with --no-passthrough: the daemon serves every
 # read, as on kernels before 6.9 or without root) and castore-noopen
 # (--no-open: no OPEN/RELEASE round trips, file pages kept across opens,
-# reads spliced by the daemon).  Every backing file is read into the page
-# cache before timing: what is measured is the filesystem, not the disk.
+# reads spliced by the daemon) and castore-devfuse (the default mode with
+# --no-uring: requests through /dev/fuse, as where the kernel keeps FUSE
+# over io_uring off).  The bench turns FUSE over io_uring on for its run
+# (the fuse module's enable_uring parameter) and puts it back after.
+# Every backing file is read into the page cache before timing: what is
+# measured is the filesystem, not the disk.
 
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -17,7 +21,7 @@ ROOT=$(dirname "$BENCH_DIR")
 CASTORE=${CASTORE:-$ROOT/castore}
 RUNS=${RUNS:-5}
 WORKDIR=${BENCH_WORK:-/var/tmp/castore-bench}
-SYSTEMS=${SYSTEMS:-"erofs squashfuse castore castore-splice castore-noopen"}
+SYSTEMS=${SYSTEMS:-"erofs squashfuse castore castore-splice castore-noopen castore-devfuse"}
 RESULTS=${RESULTS:-$BENCH_DIR/results.txt}
 mkdir -p "$WORKDIR"
 
@@ -26,6 +30,23 @@ die() { echo "bench: $*" >&2; exit 1; }
 for tool in mkfs.erofs mksquashfs squashfuse_ll fio; do
 	command -v "$tool" > /dev/null || die "$tool missing: run scripts/setup.sh"
 done
+
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+# put the parameter back; a script with an EXIT trap of its own calls it
+restore_uring() { [ -z "${uring_was:-}" ] || echo "$uring_was" > "$URING_PARAM"; }
+if [ -w "$URING_PARAM" ]; then
+	uring_was=$(cat "$URING_PARAM")
+	trap restore_uring EXIT
+	echo Y > "$URING_PARAM"
+fi
+# for the table's header
+uring_state() {
+	if [ -r "$URING_PARAM" ]; then
+		echo "FUSE over io_uring $(cat "$URING_PARAM") (enable_uring, set by the bench)"
+	else
+		echo "no FUSE over io_uring in this kernel"
+	fi
+}
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -62,11 +83,12 @@ mount_sys() {
 	squashfuse)
 		squashfuse_ll "$d/squash.img" "$mnt"
 		echo "$mnt" ;;
-	castore | castore-splice | castore-noopen)
+	castore | castore-splice | castore-noopen | castore-devfuse)
 		# shellcheck disable=SC2046
 		"$CASTORE" --store "$d/store" mount --daemon --threads "${CASTORE_THREADS:-4}" \
 			$([ "$sys" = castore-splice ] && echo --no-passthrough) \
 			$([ "$sys" = castore-noopen ] && echo --no-open) \
+			$([ "$sys" = castore-devfuse ] && echo --no-uring) \
 			${CASTORE_MOUNT_OPTS:-} "$mnt"
 		echo "$mnt/$(basename "$(cat "$d/path")")" ;;
 	esac
@@ -132,15 +154,15 @@ table() {
 	{ key = $1 " (" $2 ")"; v[key, $3] = $4; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
 	  if ($3 != "erofs" && $3 != "squashfuse" && $3 !~ /^castore/) floor[key] = $3 }
 	END {
-		printf "%-36s %9s %10s %9s %9s %9s | %8s %8s %8s %8s\n", "workload (seconds; IOPS and MiB named)",
-			"erofs", "squashfuse", "castore", "c-splice", "c-noopen", "c/erofs", "c/squash", "cs/erofs", "cn/erofs"
+		printf "%-36s %9s %10s %9s %9s %9s %9s | %8s %8s %8s %8s %8s\n", "workload (seconds; IOPS and MiB named)",
+			"erofs", "squashfuse", "castore", "c-splice", "c-noopen", "c-devfuse", "c/erofs", "c/squash", "cs/erofs", "cn/erofs", "cd/erofs"
 		for (i = 1; i <= n; i++) {
 			k = order[i]
 			if ((k in floor) && !((k, "erofs") in v)) continue # floor line only
 			e = v[k, "erofs"]; s = v[k, "squashfuse"]; c = v[k, "castore"]
-			cs = v[k, "castore-splice"]; cn = v[k, "castore-noopen"]
-			printf "%-36s %9.3f %10.3f %9.3f %9.3f %9.3f | %8s %8s %8s %8s\n", k, e, s, c, cs, cn,
-				r(c, e), r(c, s), r(cs, e), r(cn, e)
+			cs = v[k, "castore-splice"]; cn = v[k, "castore-noopen"]; cd = v[k, "castore-devfuse"]
+			printf "%-36s %9.3f %10.3f %9.3f %9.3f %9.3f %9.3f | %8s %8s %8s %8s %8s\n", k, e, s, c, cs, cn, cd,
+				r(c, e), r(c, s), r(cs, e), r(cn, e), r(cd, e)
 		}
 		for (k in floor)
 			printf "%s: castore %.3f, %s %.3f: %s\n", k, v[k, "castore"], floor[k], v[k, floor[k]], r(v[k, "castore"], v[k, floor[k]])

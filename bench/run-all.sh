@@ -14,7 +14,7 @@ done
 "$BENCH_DIR/rss.sh"
 "$BENCH_DIR/substitute.sh"
 {
-	echo "castore bench, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) cores; medians of $RUNS runs (seconds unless named)"
+	echo "castore bench, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) cores; $(uring_state); medians of $RUNS runs (seconds unless named)"
 	table
 	echo
 	"$BENCH_DIR/import.sh" "${trees[@]#* }"

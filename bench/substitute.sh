@@ -25,7 +25,7 @@ http { access_log off; types { text/x-nix-narinfo narinfo; } default_type applic
   server { listen 127.0.0.1:$port; root $d; } }
 NGX
 nginx -c "$d/ngx/nginx.conf" -p "$d/ngx"
-trap 'kill $(cat "$d/ngx/nginx.pid") 2> /dev/null' EXIT
+trap 'kill $(cat "$d/ngx/nginx.pid") 2> /dev/null; restore_uring' EXIT
 warm "$d"
 echo "# substitute: $p ($(du -sh "$tree" | cut -f1)), reading $file" >&2
 for c in zstd xz; do

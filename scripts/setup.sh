@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config git
-libfuse3-dev fuse3
+libfuse3-dev fuse3 liburing-dev
 librust-blake3-dev
 libssl-dev liblmdb-dev
 libprotobuf-c-dev protobuf-c-compiler

@@ -76,20 +76,32 @@ $(B)/tests/mkfixture: tests/fuse/mkfixture.c $(LIB)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
+# FUSE over io_uring is off unless the kernel's fuse module is told
+# otherwise: the mount suites turn it on for their run (tests/with-uring.sh)
+# and cover /dev/fuse with --no-uring.
+WITH_URING = $(CURDIR)/tests/with-uring.sh
+
 # Mounting needs root and /dev/fuse.  Outside CI a machine without them
 # skips (and says so); in CI (CI set) the tests run and fail instead.
 check-fuse: all $(B)/tests/mkfixture
 	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
 		echo "check-fuse: SKIPPED: mount tests need root and /dev/fuse"; \
 	else \
+		echo "check-fuse: over io_uring, passthrough (the default)" && \
 		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) \
-			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse && \
-		echo "check-fuse: again with --no-passthrough (spliced reads)" && \
+			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse && \
+		echo "check-fuse: again with --no-passthrough (reads served by the daemon)" && \
 		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-passthrough \
-			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse && \
+			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse && \
 		echo "check-fuse: again with --no-open" && \
 		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-open \
-			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(BATS) tests/fuse; \
+			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse && \
+		echo "check-fuse: again with --no-uring (requests through /dev/fuse, reads spliced)" && \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS="--no-uring --no-passthrough" \
+			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse && \
+		echo "check-fuse: again with --no-uring, passthrough" && \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-uring \
+			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse; \
 	fi
 
 # Substituters: real Nix writes binary caches, a real nginx (started by
@@ -98,7 +110,10 @@ check-net: all
 	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || ! command -v nginx > /dev/null; }; then \
 		echo "check-net: SKIPPED: substituter tests need root, /dev/fuse and nginx"; \
 	else \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(BATS) tests/net; \
+		echo "check-net: over io_uring" && \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(WITH_URING) $(BATS) tests/net && \
+		echo "check-net: again with --no-uring" && \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-uring $(BATS) tests/net; \
 	fi
 
 bench-import: all

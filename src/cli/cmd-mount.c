@@ -4,20 +4,22 @@
  *
  *   castore [--store DIR] mount [--list-root] [--threads N] [--allow-other]
  *           [--no-xattr] [--no-verify] [--no-passthrough] [--no-open]
- *           [--daemon]
+ *           [--no-uring] [--daemon]
  *           [--ready-fd FD] [--substituter URL]... [--trusted-public-key
  *           KEY]... [--no-require-sigs] MOUNTPOINT
  *   mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]
  *   castore STORE_DIR MOUNTPOINT -o OPTIONS          (what mount.fuse3 runs)
  *
  * -o words: list_root, threads=N, allow_other, no_xattr, no_verify,
- * no_passthrough, no_open, substituter=URL, trusted_public_key=KEY,
+ * no_passthrough, no_open, no_uring, substituter=URL, trusted_public_key=KEY,
  * no_require_sigs, foreground; the
  * generic mount options (ro, rw, dev, suid, exec, auto, user, _netdev,
  * nofail, x-*, ...) are accepted and ignored.  The helper form daemonizes
  * unless "foreground" is given, and returns once the mount is live.
  */
 #include "cli/cli.h"
+
+#define URING_PARAM "/sys/module/fuse/parameters/enable_uring"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,11 +86,26 @@ static int check_mountpoint(const char *mp)
 	return 0;
 }
 
+/* Whether the kernel has FUSE over io_uring but keeps it off. */
+static bool uring_switched_off(void)
+{
+	char v[8] = "";
+	FILE *f = fopen(URING_PARAM, "re");
+
+	if (!f)
+		return false;
+	if (!fgets(v, sizeof(v), f))
+		v[0] = 0;
+	fclose(f);
+	return v[0] == 'N';
+}
+
 /* Serve in this process; ready_fd gets "ready" once the mount is live. */
 static int serve(struct mount_args *a, int ready_fd)
 {
 	struct cas_store *s;
 	struct cas_substituters *subs = NULL;
+	struct cas_fs_stats stats = { 0 };
 	const char *why = NULL;
 	int r;
 
@@ -107,6 +124,12 @@ static int serve(struct mount_args *a, int ready_fd)
 	signal(SIGHUP, SIG_DFL);
 	a->fs.ready = signal_ready;
 	a->fs.ready_ud = &ready_fd;
+	a->fs.stats = &stats;
+	if (!a->fs.no_uring && uring_switched_off())
+		log_error("mount: note: FUSE over io_uring is off in this kernel; "
+			  "'echo Y > %s' before mounting makes each open "
+			  "about 3x faster",
+			  URING_PARAM);
 	r = cas_fs_serve(s, a->mountpoint, &a->fs, &why);
 	cas_store_free(s);
 	cas_substituters_free(subs);
@@ -117,6 +140,15 @@ static int serve(struct mount_args *a, int ready_fd)
 			  why ? why : "failed", strerror(-r));
 		return 1;
 	}
+	if (stats.uring_queues > 0)
+		log_error("unmounted '%s': %llu requests, %llu of them over "
+			  "io_uring (%u queues)",
+			  a->mountpoint, (unsigned long long)stats.requests,
+			  (unsigned long long)stats.uring_requests,
+			  stats.uring_queues);
+	else
+		log_error("unmounted '%s': %llu requests", a->mountpoint,
+			  (unsigned long long)stats.requests);
 	return 0;
 }
 
@@ -190,6 +222,8 @@ static int parse_o(struct mount_args *a, char *opts)
 			a->fs.no_passthrough = true;
 		} else if (strcmp(w, "no_open") == 0) {
 			a->fs.no_open = true;
+		} else if (strcmp(w, "no_uring") == 0) {
+			a->fs.no_uring = true;
 		} else if (strcmp(w, "foreground") == 0) {
 			a->daemon = false;
 		} else if (strncmp(w, "threads=", 8) == 0) {
@@ -247,6 +281,10 @@ static void mount_help(void)
 	       "file pages across\n                  opens (many small files: "
 	       "fastest); reads come from the\n                  daemon, so "
 	       "no passthrough (big files: slower)\n"
+	       "  --no-uring      take requests through /dev/fuse only (by "
+	       "default over FUSE's\n                  io_uring queues, one "
+	       "per CPU, where the kernel offers them:\n                  Linux "
+	       ">= 6.14 with " URING_PARAM " = Y)\n"
 	       "  --substituter URL\n                  a Nix binary cache "
 	       "(http://, https://, file://; repeatable,\n                  "
 	       "tried in order): a lookup of a path the store lacks\n"
@@ -259,7 +297,7 @@ static void mount_help(void)
 	       "  --ready-fd FD   write \"ready\" to FD once the mount is live\n"
 	       "  -o OPTS         the same as comma-separated words: list_root, "
 	       "threads=N,\n                  allow_other, no_xattr, no_verify, "
-	       "no_passthrough, no_open,\n                  substituter=URL, "
+	       "no_passthrough, no_open,\n                  no_uring, substituter=URL, "
 	       "trusted_public_key=KEY, no_require_sigs\n\n"
 	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
 	       "ro,list_root  0 0\n");
@@ -275,6 +313,7 @@ int cmd_mount(int argc, char **argv)
 		{ "no-verify", no_argument, NULL, 'V' },
 		{ "no-passthrough", no_argument, NULL, 'P' },
 		{ "no-open", no_argument, NULL, 'O' },
+		{ "no-uring", no_argument, NULL, 'U' },
 		CLI_SUBST_OPTIONS,
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "ready-fd", required_argument, NULL, 'r' },
@@ -317,6 +356,9 @@ int cmd_mount(int argc, char **argv)
 			break;
 		case 'O':
 			a.fs.no_open = true;
+			break;
+		case 'U':
+			a.fs.no_uring = true;
 			break;
 		case 'd':
 			a.daemon = true;

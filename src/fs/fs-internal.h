@@ -3,6 +3,8 @@
 #define CAS_FS_FS_INTERNAL_H
 
 #include <fuse_lowlevel.h>
+#include <stdint.h>
+#include <sys/uio.h>
 
 #include "fs/fs.h"
 #include "fs/inode.h"
@@ -36,12 +38,21 @@ struct fs_passthrough {
 #define FS_ROOT_ATTR_TIMEOUT 1.0
 
 struct root_listing;
+struct fs_uring;
 
 struct fs {
 	struct cas_store *store;
 	struct cas_fs_opts opts;
+	struct fuse_session *se;
 	struct fs_inode_table inodes;
 	struct fs_passthrough pt;
+	/* the kernel's INIT offered FUSE over io_uring (read before INIT is
+	 * handled); the rings once started (at the INIT reply), else NULL */
+	bool uring_offered;
+	struct fs_uring *uring;
+	unsigned ring_queues;
+	/* requests taken from /dev/fuse and from the rings (atomic) */
+	uint64_t dev_requests, ring_requests;
 	/* the kernel sends no OPENDIR/RELEASEDIR (FUSE_NO_OPENDIR_SUPPORT):
 	 * set at INIT, before any other request */
 	bool no_opendir;
@@ -70,9 +81,10 @@ int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
 int fs_passthrough_attach(struct fuse_session *se);
 /* Undo fs_passthrough_mount (a no-op if it did not mount). */
 void fs_passthrough_unmount(struct fs *fs, const char *mountpoint);
-/* Called by the init handler: the INIT reply asks for passthrough if
- * the kernel offered it and opts allow it, and for parallel directory
- * operations if parallel_dirops. */
+/* Called by the init handler: the INIT reply asks for passthrough and
+ * for FUSE over io_uring if the kernel offered them and opts allow, and
+ * for parallel directory operations if parallel_dirops.  Once the reply
+ * is written, the rings start (fs_uring_start). */
 void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops);
 /*
  * The backing id of file inode i for the OPEN reply this thread sends
@@ -88,6 +100,32 @@ int fs_passthrough_open(struct fs *fs, struct fs_inode *i, int blob_fd);
 void fs_passthrough_forget(void *ud, struct fs_inode *i);
 /* Forget an amendment this thread did not send. */
 void fs_passthrough_reply_done(void);
+
+/*
+ * FUSE over io_uring (uring.c).  fs_uring_start() registers one queue per
+ * possible CPU on devfd, each served by a thread pinned to its CPU, and
+ * workers for requests that may take long; payload_size is the kernel's
+ * largest request or reply payload (from the INIT reply).  Called once
+ * the INIT reply is written.  0, or -errno with nothing left running (the
+ * kernel then goes on with /dev/fuse).  fs_uring_stop() ends and frees it
+ * all (a no-op without rings); call it before destroying the session.
+ */
+int fs_uring_start(struct fs *fs, int devfd, size_t payload_size);
+void fs_uring_stop(struct fs *fs);
+/*
+ * For the custom I/O's writev: if this thread is serving a ring request
+ * and iov is its reply, put the reply in the ring entry, hand the entry
+ * back to the kernel and return true with *ret_len as writev's result.
+ * False for anything else (write it to /dev/fuse).
+ */
+bool fs_uring_reply(const struct iovec *iov, int count, ssize_t *ret_len);
+/* Where a reply of up to size bytes of data can be built in place (the
+ * ring entry's payload), or NULL: not on a ring, or too big.  Replies
+ * over a ring are copied, never spliced. */
+void *fs_uring_reply_buffer(size_t size);
+/* Whether an open (no_open: a read) of inode ino would hash a big blob
+ * first: worth a worker thread. */
+bool fs_open_may_hash(struct fs *fs, uint64_t ino);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 

@@ -19,6 +19,12 @@
  *    checked and unmodified since; a mismatch is EIO.
  *  - reads: by the kernel from the blob file (passthrough, as root on
  *    Linux >= 6.9), else spliced from the blob file by the daemon.
+ *  - requests come over FUSE's io_uring queues, one per CPU, where the
+ *    kernel offers them (Linux >= 6.14, fuse module parameter
+ *    enable_uring=Y), else through /dev/fuse.
+ *  - the root's xattrs user.castore.requests and
+ *    user.castore.uring_requests count the requests taken so far (not
+ *    listed).
  *  - EROFS for write opens, EISDIR for open of a directory, EINVAL for
  *    readlink of a non-symlink, EIO for a missing or corrupt object (that
  *    operation only), ENOENT/ESTALE for unknown inodes, never an abort.
@@ -27,8 +33,16 @@
 #define CAS_FS_FS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "store/services.h"
+
+/* What a mount served, for its log. */
+struct cas_fs_stats {
+	uint64_t requests;       /* all requests taken */
+	uint64_t uring_requests; /* of them, over io_uring */
+	unsigned uring_queues;   /* 0: io_uring was not used */
+};
 
 struct cas_fs_opts {
 	bool list_root;    /* allow listing the root */
@@ -41,7 +55,10 @@ struct cas_fs_opts {
 	 * (spliced, the blob opened per read), so no passthrough; blobs
 	 * are checked on first read */
 	bool no_open;
+	bool no_uring;     /* never FUSE over io_uring, even if offered */
 	unsigned threads;  /* worker threads; 0: the default (8) */
+	/* filled as the mount ends (may be NULL) */
+	struct cas_fs_stats *stats;
 	/* called once the mount is live (may be NULL) */
 	void (*ready)(void *ud);
 	void *ready_ud;

@@ -82,6 +82,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		r = -EINVAL;
 		goto out;
 	}
+	fs.se = se;
 	if (fuse_set_signal_handlers(se) != 0) {
 		err = "cannot install signal handlers";
 		r = -EINVAL;
@@ -132,11 +133,18 @@ out_unmount:
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
+	/* the rings' threads use the session: end them first */
+	fs_uring_stop(&fs);
 	if (se)
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
 	fs_inode_table_release(&fs.inodes);
 	fs_root_snapshot_release(&fs);
+	if (opts->stats) {
+		opts->stats->uring_requests = fs.ring_requests;
+		opts->stats->requests = fs.dev_requests + fs.ring_requests;
+		opts->stats->uring_queues = fs.ring_queues;
+	}
 out_noinodes:
 	if (ret_error)
 		*ret_error = err;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,8 @@
 
 #define XATTR_BLOB "user.snix.castore.blob.digest"
 #define XATTR_DIR "user.snix.castore.directory.digest"
+#define XATTR_REQUESTS "user.castore.requests"
+#define XATTR_RING_REQUESTS "user.castore.uring_requests"
 
 static struct fs *fs_of(fuse_req_t req)
 {
@@ -287,6 +290,26 @@ static int open_checked(struct fs *fs, struct fs_inode *i, int *ret_fd)
 	return 0;
 }
 
+/* Hashing takes about a millisecond per MiB: above this, not inline on a
+ * ring queue. */
+#define FS_HASH_INLINE_MAX (UINT64_C(1) << 20)
+
+bool fs_open_may_hash(struct fs *fs, uint64_t ino)
+{
+	struct fs_inode *i;
+	bool r;
+
+	if (fs->opts.no_verify || ino == FUSE_ROOT_ID)
+		return false;
+	i = fs_inode_get(&fs->inodes, ino);
+	if (!i)
+		return false;
+	r = i->type == CAS_NODE_FILE && i->size > FS_HASH_INLINE_MAX &&
+	    !__atomic_load_n(&i->verified, __ATOMIC_ACQUIRE);
+	fs_inode_put(&fs->inodes, i);
+	return r;
+}
+
 /* Open a file inode and reply: passthrough where the kernel allows it,
  * else an fd the reads splice from. */
 static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
@@ -369,11 +392,31 @@ static int inode_fd(struct fs *fs, struct fs_inode *i)
 	return r < 0 ? r : fd;
 }
 
-/* Zero-copy: the reply names the blob fd and offset; libfuse splices. */
+/* Reply size bytes of fd at off: over a ring, read straight into the
+ * ring entry; else spliced (the reply names fd and offset). */
+static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	void *mem = fs_uring_reply_buffer(size);
+
+	if (mem) {
+		ssize_t n = pread(fd, mem, size, off);
+
+		if (n < 0)
+			reply_err(req, -errno);
+		else
+			fuse_reply_buf(req, mem, (size_t)n);
+		return;
+	}
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
 static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	struct fs *fs = fs_of(req);
 	struct fs_inode *i = NULL;
 	int fd = (int)fi->fh;
@@ -389,10 +432,7 @@ static void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			return;
 		}
 	}
-	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = fd;
-	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	reply_read(req, fd, size, off);
 	if (i) {
 		close(fd);
 		fs_inode_put(&fs->inodes, i);
@@ -717,6 +757,22 @@ static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 	readdir_common(req, ino, size, off, fi, true);
 }
 
+/* The root's counters: requests taken so far, and of them over the
+ * rings.  Not listed: they describe the mount, not its content. */
+static int root_xattr_value(struct fs *fs, const char *name, char out[64])
+{
+	uint64_t dev = __atomic_load_n(&fs->dev_requests, __ATOMIC_RELAXED);
+	uint64_t ring = __atomic_load_n(&fs->ring_requests, __ATOMIC_RELAXED);
+
+	if (strcmp(name, XATTR_REQUESTS) == 0)
+		snprintf(out, 64, "%llu", (unsigned long long)(dev + ring));
+	else if (strcmp(name, XATTR_RING_REQUESTS) == 0)
+		snprintf(out, 64, "%llu", (unsigned long long)ring);
+	else
+		return -ENODATA;
+	return 0;
+}
+
 /* Value of the digest xattr of an inode into out; 0 or -ENODATA. */
 static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *name,
 		       char out[64])
@@ -725,7 +781,7 @@ static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *name,
 	int r = -ENODATA;
 
 	if (ino == FUSE_ROOT_ID)
-		return -ENODATA;
+		return root_xattr_value(fs, name, out);
 	i = fs_inode_get(&fs->inodes, ino);
 	if (!i)
 		return -ESTALE;

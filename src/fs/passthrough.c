@@ -15,7 +15,9 @@
  * -- would block all others).  castore sets it.
  * Each reply is sent by the thread that produced it, inside
  * fuse_reply_*(), so a thread-local note says which reply to edit: no
- * guessing from reply sizes.
+ * guessing from reply sizes.  The INIT reply also asks for FUSE over
+ * io_uring when offered (uring.c), and a reply to a ring request goes
+ * back into its ring entry instead of to /dev/fuse.
  *
  * The kernel keeps one backing file per FUSE inode and refuses an open
  * that names another, so all opens of an inode share one backing id,
@@ -43,7 +45,9 @@ struct fs_backing_map {
 #define FS_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct fs_backing_map)
 #define FS_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 #define FS_INIT_EXT (1u << 30)
+#define FS_INIT_MAX_PAGES (1u << 22)
 #define FS_FLAGS2_PASSTHROUGH (1u << 5) /* FUSE_PASSTHROUGH >> 32 */
+#define FS_FLAGS2_OVER_IO_URING (1u << 9) /* FUSE_OVER_IO_URING >> 32 */
 #define FS_FOPEN_PASSTHROUGH (1u << 7)
 #define FS_OP_INIT 26
 
@@ -52,6 +56,8 @@ struct fs_backing_map {
 #define FS_INIT_IN_FLAGS (40 + 12)
 #define FS_INIT_IN_FLAGS2 (40 + 16)
 #define FS_INIT_OUT_FLAGS 12
+#define FS_INIT_OUT_MAX_WRITE 20
+#define FS_INIT_OUT_MAX_PAGES 28 /* 16 bits */
 #define FS_INIT_OUT_FLAGS2 32
 #define FS_INIT_OUT_STACK_DEPTH 36
 #define FS_INIT_OUT_MIN 40
@@ -62,7 +68,8 @@ struct fs_backing_map {
 #define FS_INIT_PARALLEL_DIROPS (1u << 18)
 
 /* The reply this thread is about to send, if it needs editing. */
-static __thread bool tl_init_reply, tl_init_passthrough;
+static __thread bool tl_init_reply, tl_init_dirops, tl_init_passthrough,
+	tl_init_uring;
 static __thread int tl_open_backing_id = -1;
 
 static uint32_t get32(const void *p, size_t off)
@@ -83,38 +90,71 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
 	struct fs *fs = ud;
 	ssize_t n = read(fd, buf, len);
 
+	if (n > 0)
+		__atomic_add_fetch(&fs->dev_requests, 1, __ATOMIC_RELAXED);
 	if (n >= FS_INIT_IN_FLAGS2 + 4 &&
 	    get32(buf, FS_IN_OPCODE) == FS_OP_INIT &&
-	    (get32(buf, FS_INIT_IN_FLAGS) & FS_INIT_EXT) &&
-	    (get32(buf, FS_INIT_IN_FLAGS2) & FS_FLAGS2_PASSTHROUGH))
-		fs->pt.offered = true; /* read before INIT is handled */
+	    (get32(buf, FS_INIT_IN_FLAGS) & FS_INIT_EXT)) {
+		uint32_t flags2 = get32(buf, FS_INIT_IN_FLAGS2);
+
+		/* read before INIT is handled */
+		fs->pt.offered = flags2 & FS_FLAGS2_PASSTHROUGH;
+		fs->uring_offered = flags2 & FS_FLAGS2_OVER_IO_URING;
+	}
 	return n;
+}
+
+/* The largest payload of a request or reply, as the kernel reckons it
+ * from the INIT reply: FUSE_MIN_READ_BUFFER, max_write, max_pages. */
+static size_t init_payload_size(const unsigned char *init_out)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t pages = get32(init_out, FS_INIT_OUT_FLAGS) & FS_INIT_MAX_PAGES
+			       ? (get32(init_out, FS_INIT_OUT_MAX_PAGES) & 0xffff)
+			       : 32;
+	size_t size = get32(init_out, FS_INIT_OUT_MAX_WRITE);
+
+	if (size < pages * page)
+		size = pages * page;
+	return size < 8192 ? 8192 : size;
 }
 
 static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 {
+	struct fs *fs = ud;
 	unsigned char copy[256];
 	struct iovec v[2];
+	bool start_uring = false;
+	size_t payload = 0;
+	ssize_t n;
 
-	(void)ud;
-	if ((tl_init_reply || tl_init_passthrough || tl_open_backing_id >= 0) &&
-	    count == 2 &&
+	if ((tl_init_reply || tl_open_backing_id >= 0) && count == 2 &&
 	    iov[1].iov_len <= sizeof(copy)) {
 		size_t len = iov[1].iov_len;
 
 		memcpy(copy, iov[1].iov_base, len);
 		if (tl_init_reply && len >= FS_INIT_OUT_MIN) {
-			put32(copy, FS_INIT_OUT_FLAGS,
-			      get32(copy, FS_INIT_OUT_FLAGS) |
-				      FS_INIT_PARALLEL_DIROPS);
-		}
-		if (tl_init_passthrough && len >= FS_INIT_OUT_MIN) {
-			put32(copy, FS_INIT_OUT_FLAGS,
-			      get32(copy, FS_INIT_OUT_FLAGS) | FS_INIT_EXT);
-			put32(copy, FS_INIT_OUT_FLAGS2,
-			      get32(copy, FS_INIT_OUT_FLAGS2) |
-				      FS_FLAGS2_PASSTHROUGH);
-			put32(copy, FS_INIT_OUT_STACK_DEPTH, 1);
+			if (tl_init_dirops)
+				put32(copy, FS_INIT_OUT_FLAGS,
+				      get32(copy, FS_INIT_OUT_FLAGS) |
+					      FS_INIT_PARALLEL_DIROPS);
+			if (tl_init_passthrough) {
+				put32(copy, FS_INIT_OUT_FLAGS2,
+				      get32(copy, FS_INIT_OUT_FLAGS2) |
+					      FS_FLAGS2_PASSTHROUGH);
+				put32(copy, FS_INIT_OUT_STACK_DEPTH, 1);
+			}
+			if (tl_init_uring) {
+				put32(copy, FS_INIT_OUT_FLAGS2,
+				      get32(copy, FS_INIT_OUT_FLAGS2) |
+					      FS_FLAGS2_OVER_IO_URING);
+				start_uring = true;
+				payload = init_payload_size(copy);
+			}
+			if (tl_init_passthrough || tl_init_uring)
+				put32(copy, FS_INIT_OUT_FLAGS,
+				      get32(copy, FS_INIT_OUT_FLAGS) |
+					      FS_INIT_EXT);
 		} else if (tl_open_backing_id >= 0 && len == FS_OPEN_OUT_SIZE) {
 			put32(copy, FS_OPEN_OUT_FLAGS,
 			      get32(copy, FS_OPEN_OUT_FLAGS) |
@@ -124,11 +164,16 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 		}
 		v[0] = iov[0];
 		v[1] = (struct iovec){ copy, len };
-		tl_init_reply = tl_init_passthrough = false;
-		tl_open_backing_id = -1;
-		return writev(fd, v, 2);
+		fs_passthrough_reply_done();
+		iov = v;
 	}
-	return writev(fd, iov, count);
+	if (fs_uring_reply(iov, count, &n))
+		return n;
+	n = writev(fd, iov, count);
+	/* the kernel took the INIT reply: the rings may register now */
+	if (start_uring && n >= 0)
+		(void)fs_uring_start(fs, fd, payload);
+	return n;
 }
 
 /* Splice as libfuse would (custom I/O without it turns splice off). */
@@ -199,11 +244,13 @@ void fs_passthrough_unmount(struct fs *fs, const char *mountpoint)
 
 void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops)
 {
-	tl_init_reply = parallel_dirops;
+	tl_init_reply = true;
+	tl_init_dirops = parallel_dirops;
 	if (fs->pt.mounted && fs->pt.offered && !fs->opts.no_passthrough) {
 		tl_init_passthrough = true;
 		__atomic_store_n(&fs->pt.enabled, true, __ATOMIC_RELAXED);
 	}
+	tl_init_uring = fs->uring_offered && !fs->opts.no_uring;
 }
 
 int fs_passthrough_open(struct fs *fs, struct fs_inode *i, int blob_fd)
@@ -265,5 +312,6 @@ void fs_passthrough_forget(void *ud, struct fs_inode *i)
 void fs_passthrough_reply_done(void)
 {
 	tl_open_backing_id = -1;
-	tl_init_reply = tl_init_passthrough = false;
+	tl_init_reply = tl_init_dirops = tl_init_passthrough = false;
+	tl_init_uring = false;
 }

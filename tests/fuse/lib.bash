@@ -65,10 +65,29 @@ except OSError as e:
 PY
 }
 
-# read_syscalls PID: read(2)-family calls the daemon has made so far.
-# Each FUSE request the daemon takes is one read of /dev/fuse.
+# read_syscalls PID: read(2)-family calls the daemon has made so far
+# (hashing a blob reads it; over /dev/fuse, each request is one more).
 read_syscalls() {
 	awk '$1 == "syscr:" { print $2 }' "/proc/$1/io"
+}
+
+# root_counter NAME: the mount's counter user.castore.NAME (requests,
+# uring_requests), read from the root of $MNT.  The read is one request.
+root_counter() {
+	xattr "$MNT" "user.castore.$1"
+}
+
+# requests_taken: requests the daemon at $MNT has taken so far, over
+# /dev/fuse or io_uring, less the one that asks.
+requests_taken() {
+	echo $(( $(root_counter requests) - 1 ))
+}
+
+# cpu_queues: FUSE's io_uring queues, one per possible CPU.
+cpu_queues() {
+	local hi
+	hi=$(sed 's/.*[-,]//' /sys/devices/system/cpu/possible)
+	echo $(( hi + 1 ))
 }
 
 # flip_byte FILE OFFSET: invert one byte in place (the file's mtime moves,

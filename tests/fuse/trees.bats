@@ -89,12 +89,12 @@ check_tree() {
 		fi
 		# the first open re-hashes the blob (reads of its own): not counted
 		head -c 1 "$MNT/$f" > /dev/null
-		before=$(read_syscalls "$MOUNT_PID")
+		before=$(requests_taken)
 		# two readers at once: one backing file serves both
 		cmp "$WORK/t/big" "$MNT/$f" & cmp "$WORK/t/big" "$MNT/$f"
 		wait $!
 		cmp "$WORK/t/big" "$MNT/$f"
-		n=$(( $(read_syscalls "$MOUNT_PID") - before ))
+		n=$(( $(requests_taken) - before ))
 		echo "$mode: $n requests for 3 reads of 64 MiB"
 		if [ $mode = passthrough ]; then
 			# OPEN, RELEASE and a few more; no READ
@@ -187,9 +187,9 @@ first_open_reads() {
 	p=$("$CASTORE" import "$WORK/t")
 	mount_castore "$MNT"
 	find "$MNT/${p#/nix/store/}" -printf '%s %m %y\n' > "$WORK/cold"
-	before=$(read_syscalls "$MOUNT_PID")
+	before=$(requests_taken)
 	find "$MNT/${p#/nix/store/}" -printf '%s %m %y\n' > "$WORK/warm"
-	n=$(( $(read_syscalls "$MOUNT_PID") - before ))
+	n=$(( $(requests_taken) - before ))
 	cmp "$WORK/cold" "$WORK/warm"
 	echo "warm walk of $(wc -l < "$WORK/warm") entries: $n requests"
 	# listings, entries and attributes all cached (no OPENDIR either):
@@ -206,9 +206,9 @@ first_open_reads() {
 	ulimit -n 256
 	CASTORE_MOUNT_ARGS= mount_castore "$MNT" --no-open
 	(cd "$MNT/${p#/nix/store/}" && tar cf - . | sha256sum) > "$WORK/cold"
-	before=$(read_syscalls "$MOUNT_PID")
+	before=$(requests_taken)
 	(cd "$MNT/${p#/nix/store/}" && tar cf - . | sha256sum) > "$WORK/warm"
-	n=$(( $(read_syscalls "$MOUNT_PID") - before ))
+	n=$(( $(requests_taken) - before ))
 	cmp "$WORK/cold" "$WORK/warm"
 	diff -r "$WORK/t" "$MNT/${p#/nix/store/}"
 	echo "warm tar: $n requests"
@@ -346,10 +346,46 @@ PY
 	find "$MNT/${p#/nix/store/}" -type f -exec cat {} + > /dev/null
 	after=$(ls "/proc/$MOUNT_PID/task" | sort | tr '\n' ' ')
 	echo "threads before: $before; after: $after"
-	# no worker ended (the pool may still grow to its limit: main + 4)
+	# no worker ended (the pool may still grow to its limit: main + 4,
+	# and over io_uring a thread per CPU queue and 4 ring workers)
 	for t in $before; do [[ " $after " == *" $t "* ]]; done
-	[ "$(echo $after | wc -w)" -le 5 ]
-	[ "$(echo $after | wc -w)" -le 5 ]
+	limit=5
+	if [ "$(root_counter uring_requests)" -gt 0 ]; then
+		limit=$(( limit + $(cpu_queues) + 4 ))
+	fi
+	[ "$(echo $after | wc -w)" -le "$limit" ]
+}
+
+@test "over io_uring each CPU's queue serves its own callers; --no-uring keeps to /dev/fuse" {
+	param=/sys/module/fuse/parameters/enable_uring
+	[ -e "$param" ] || skip "this kernel has no FUSE over io_uring ($param absent)"
+	[ "$(cat "$param")" = Y ] || skip "FUSE over io_uring is off ($param = N; make check turns it on)"
+	cp -a /usr/include/linux "$WORK/t"
+	head -c $((8 << 20)) /dev/urandom > "$WORK/t/big"
+	p=$("$CASTORE" import "$WORK/t")
+	d="$MNT/${p#/nix/store/}"
+	CASTORE_MOUNT_ARGS= mount_castore "$MNT"
+	# callers pinned to every CPU in turn: each queue has a thread
+	for ((cpu = 0; cpu < $(nproc); cpu++)); do
+		taskset -c "$cpu" cat "$d/big" | cmp - "$WORK/t/big"
+		taskset -c "$cpu" tar cf - -C "$d" . | tar tf - | wc -l > "$WORK/n$cpu"
+		[ "$(cat "$WORK/n$cpu")" -gt 100 ]
+	done
+	diff -r "$WORK/t" "$d"
+	total=$(root_counter requests)
+	ring=$(root_counter uring_requests)
+	echo "requests: $total, over io_uring: $ring"
+	# all but INIT and FORGETs (and whatever came before the queues
+	# were up) came over the rings
+	[ "$ring" -gt 1000 ]
+	[ $(( total - ring )) -lt $(( total / 10 )) ]
+	unmount_castore "$MNT" "$MOUNT_PID"
+	[ "$UNMOUNT_RC" -eq 0 ]
+
+	CASTORE_MOUNT_ARGS= mount_castore "$MNT" --no-uring
+	diff -r "$WORK/t" "$d"
+	[ "$(root_counter uring_requests)" -eq 0 ]
+	[ "$(root_counter requests)" -gt 1000 ]
 }
 
 @test "forget is honoured: the daemon drops inodes the kernel forgets" {
