@@ -113,13 +113,22 @@ time_cmd() {
 	echo "$e - $s" | bc
 }
 
-# measure WORKLOAD NAME FN: RUNS rounds; in each round every system of
-# $SYSTEMS in turn gets a fresh mount, FN DIR (cold) and FN DIR (warm), so
-# a noisy moment on this shared machine hits all systems alike.  Records
+# repeat N FN ARGS...: FN ARGS N times in a row.
+repeat() {
+	local n=$1 k
+	shift
+	for ((k = 0; k < n; k++)); do "$@" || return 1; done
+}
+
+# measure WORKLOAD NAME FN [REPEAT]: RUNS rounds; in each round every
+# system of $SYSTEMS in turn gets a fresh mount, FN DIR (cold) and FN DIR
+# (warm), so a noisy moment on this shared machine hits all systems
+# alike.  With REPEAT, the warm sample is the mean of REPEAT runs in a row:
+# for a workload of a tenth of a second, one run is mostly noise.  Records
 # "WORKLOAD cold|warm SYS median" lines in $RECORD.
 RECORD=${RECORD:-$WORKDIR/record.txt}
 measure() {
-	local workload=$1 name=$2 fn=$3 sys mnt dir t
+	local workload=$1 name=$2 fn=$3 reps=${4:-1} sys mnt dir t
 	declare -A cold=() warmt=()
 	for _ in $(seq 1 "$RUNS"); do
 		for sys in $SYSTEMS; do
@@ -130,7 +139,8 @@ measure() {
 			dir=$(mount_sys "$sys" "$name" "$mnt")
 			t=$(time_cmd "$fn" "$dir")
 			cold[$sys]+="$t "
-			t=$(time_cmd "$fn" "$dir")
+			t=$(time_cmd repeat "$reps" "$fn" "$dir")
+			t=$(echo "scale=6; $t / $reps" | bc)
 			warmt[$sys]+="$t "
 			umount_sys "$mnt"
 		done

@@ -34,5 +34,6 @@ py_import() { "$1/$py" -c 'import json, email, asyncio, decimal'; }
 measure "find-$name" "$name" find_walk
 measure "tar-$name" "$name" tar_all
 if [ -n "$py" ]; then
-	measure "python-import-$name" "$name" py_import
+	# warm: the mean of 10 starts in a row (one start is ~0.1 s)
+	measure "python-import-$name" "$name" py_import 10
 fi
