@@ -337,7 +337,7 @@ static int queue_setup(struct uring_queue *q)
 	return r < 0 ? r : 0;
 }
 
-/* Whether serving in may take long enough to hold up the queue. */
+/* Whether serving the request may take long enough to hold up the queue. */
 static bool may_block(struct fs *fs, const struct uring_in_header *in)
 {
 	switch (in->opcode) {
@@ -410,10 +410,11 @@ bool fs_uring_reply(const struct iovec *iov, int count, ssize_t *ret_len)
 			len = 0;
 			break;
 		}
-		/* fs_uring_reply_buffer() data is in place already */
+		/* fs_uring_reply_buffer() data is in place already;
+		 * memmove, should a reply ever point elsewhere into it */
 		if (iov[k].iov_base != e->payload + len)
-			memcpy(e->payload + len, iov[k].iov_base,
-			       iov[k].iov_len);
+			memmove(e->payload + len, iov[k].iov_base,
+				iov[k].iov_len);
 		len += iov[k].iov_len;
 	}
 	oh.len = (uint32_t)(sizeof(oh) + len);
