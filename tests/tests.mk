@@ -81,27 +81,26 @@ $(B)/tests/mkfixture: tests/fuse/mkfixture.c $(LIB)
 # and cover /dev/fuse with --no-uring.
 WITH_URING = $(CURDIR)/tests/with-uring.sh
 
+# The mount suite runs once per option set: the default (io_uring,
+# passthrough); reads served by the daemon; no OPEN round trips; and the
+# /dev/fuse paths of kernels that keep io_uring off, spliced and passed
+# through.  ("-" stands for no options.)
+FUSE_MODES = - --no-passthrough --no-open --no-uring,--no-passthrough --no-uring
+# The substituter suite: over io_uring and through /dev/fuse.
+NET_MODES = - --no-uring
+
 # Mounting needs root and /dev/fuse.  Outside CI a machine without them
 # skips (and says so); in CI (CI set) the tests run and fail instead.
 check-fuse: all $(B)/tests/mkfixture
 	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
 		echo "check-fuse: SKIPPED: mount tests need root and /dev/fuse"; \
 	else \
-		echo "check-fuse: over io_uring, passthrough (the default)" && \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) \
-			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse && \
-		echo "check-fuse: again with --no-passthrough (reads served by the daemon)" && \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-passthrough \
-			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse && \
-		echo "check-fuse: again with --no-open" && \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-open \
-			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse && \
-		echo "check-fuse: again with --no-uring (requests through /dev/fuse, reads spliced)" && \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS="--no-uring --no-passthrough" \
-			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse && \
-		echo "check-fuse: again with --no-uring, passthrough" && \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-uring \
-			MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse; \
+		set -e; for m in $(FUSE_MODES); do \
+			args=$$(echo "$$m" | tr , ' '); [ "$$args" != - ] || args=; \
+			echo "check-fuse: mount options: $${args:-(none: io_uring, passthrough)}"; \
+			$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS="$$args" \
+				MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse; \
+		done; \
 	fi
 
 # Substituters: real Nix writes binary caches, a real nginx (started by
@@ -110,10 +109,12 @@ check-net: all
 	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || ! command -v nginx > /dev/null; }; then \
 		echo "check-net: SKIPPED: substituter tests need root, /dev/fuse and nginx"; \
 	else \
-		echo "check-net: over io_uring" && \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(WITH_URING) $(BATS) tests/net && \
-		echo "check-net: again with --no-uring" && \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS=--no-uring $(BATS) tests/net; \
+		set -e; for m in $(NET_MODES); do \
+			args=$$(echo "$$m" | tr , ' '); [ "$$args" != - ] || args=; \
+			echo "check-net: mount options: $${args:-(none: io_uring)}"; \
+			$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS="$$args" \
+				$(WITH_URING) $(BATS) tests/net; \
+		done; \
 	fi
 
 bench-import: all

@@ -116,7 +116,6 @@ struct uring_queue {
 
 struct fs_uring {
 	struct fs *fs;
-	struct fuse_session *se;
 	int devfd, stop_fd;
 	size_t payload_size;
 	unsigned nqueues;
@@ -257,7 +256,7 @@ static void serve(struct uring_ent *e)
 
 	tl_ent = e;
 	tl_replied = false;
-	fuse_session_process_buf(e->q->u->se, &buf);
+	fuse_session_process_buf(e->q->u->fs->se, &buf);
 	/* every handler answers before it returns; should one not, the
 	 * entry must still go back to the kernel, or the caller hangs */
 	if (!tl_replied)
@@ -523,7 +522,6 @@ int fs_uring_start(struct fs *fs, int devfd, size_t payload_size)
 	if (!u)
 		return -ENOMEM;
 	u->fs = fs;
-	u->se = fs->se;
 	u->devfd = devfd;
 	u->payload_size = payload_size;
 	pthread_mutex_init(&u->lock, NULL);
