@@ -6,6 +6,7 @@
 #   make check-cli         CLI tests with Nix as the oracle (bats)
 #   make check-fuse        mount tests (bats, real FUSE mounts; root)
 #   make check-net         substituters (bats, real Nix caches + nginx)
+#   make check-hardening   damaged stores, hostile caches, abused mounts
 
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
@@ -28,9 +29,9 @@ check-unit: $(UNIT_BIN)
 		echo "== $$t"; $(TEST_ENV) $$t --jobs 2; \
 	done
 
-check: all check-unit check-fuzz check-cli check-fuse check-net
+check: all check-unit check-fuzz check-cli check-fuse check-net check-hardening
 
-.PHONY: check check-unit check-fuzz check-cli check-fuse check-net
+.PHONY: check check-unit check-fuzz check-cli check-fuse check-net check-hardening
 
 BATS ?= bats
 check-cli: all
@@ -115,6 +116,16 @@ check-net: all
 			$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS="$$args" \
 				$(WITH_URING) $(BATS) tests/net; \
 		done; \
+	fi
+
+# Attacks and accidents (tests/hardening): damaged stores, hostile caches
+# served by a test server on loopback, abused mounts.  Once, in the
+# default mount mode; mounts need root.
+check-hardening: all
+	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
+		echo "check-hardening: SKIPPED: these tests mount and need root and /dev/fuse"; \
+	else \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(WITH_URING) $(BATS) tests/hardening; \
 	fi
 
 bench-import: all

@@ -28,12 +28,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/errors.h"
 #include "base/io.h"
+#include "base/mountinfo.h"
 #include "fs/fs.h"
 
 struct mount_args {
@@ -72,10 +77,90 @@ static int make_absolute(struct mount_args *a)
 	return 0;
 }
 
+/* mp made absolute without resolving its last component, which may be
+ * a dead FUSE mount that no lookup can enter. */
+static int absolute_lexically(const char *mp, char *buf, size_t n)
+{
+	_cleanup_free_ char *copy = strdup(mp), *copy2 = strdup(mp);
+	char dir[4096];
+	const char *base;
+	size_t len;
+
+	if (!copy || !copy2)
+		return -ENOMEM;
+	len = strlen(copy2);
+	while (len > 1 && copy2[len - 1] == '/')
+		copy2[--len] = 0;
+	base = strrchr(copy2, '/') ? strrchr(copy2, '/') + 1 : copy2;
+	if (!realpath(dirname(copy), dir))
+		return cas_neg_errno();
+	if (strcmp(base, "/") == 0 || base[0] == 0)
+		return snprintf(buf, n, "%s", dir) < (int)n ? 0 : -ENAMETOOLONG;
+	if (snprintf(buf, n, "%s/%s", strcmp(dir, "/") ? dir : "", base) >=
+	    (int)n)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/*
+ * A castore mount at mp already: a live one is refused (mounting over it
+ * would hide it), a dead one (its daemon was killed: every access fails
+ * with ENOTCONN) is cleared as root -- it is castore's, by its type and
+ * source -- or named with the command that clears it.  A statfs is the
+ * probe: unlike a stat it is never answered from the kernel's cache.
+ */
+static int check_existing_mount(const char *mp)
+{
+	struct cas_mount_entry top;
+	struct statfs sfs;
+	char abs[4096];
+	bool dead;
+	int r;
+
+	r = absolute_lexically(mp, abs, sizeof(abs));
+	if (r < 0 || cas_mountinfo_top(abs, &top) < 0 ||
+	    strncmp(top.fstype, "fuse", 4) != 0)
+		return 0; /* no FUSE mount there: check_mountpoint says more */
+	dead = statfs(abs, &sfs) < 0 &&
+	       (errno == ENOTCONN || errno == ECONNABORTED);
+	if (!dead) {
+		if (!cas_mount_is_castore(&top))
+			return 0; /* mounting over another FUSE fs is allowed */
+		log_error("mount: '%s' is already a castore mount; unmount it "
+			  "first (fusermount3 -u '%s')",
+			  abs, abs);
+		return -EBUSY;
+	}
+	if (!cas_mount_is_castore(&top)) {
+		log_error("mount: '%s' is a dead %s mount (its daemon is gone); "
+			  "unmount it first (fusermount3 -u '%s')",
+			  abs, top.fstype, abs);
+		return -ENOTCONN;
+	}
+	if (geteuid() != 0) {
+		log_error("mount: '%s' holds a castore mount whose daemon is "
+			  "gone; clear it with 'fusermount3 -u %s', then mount "
+			  "again",
+			  abs, abs);
+		return -ENOTCONN;
+	}
+	if (umount2(abs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+		return log_error_errno(cas_neg_errno(),
+				       "mount: cannot clear the dead castore "
+				       "mount at '%s'",
+				       abs);
+	log_error("mount: note: cleared a dead castore mount at '%s' (its "
+		  "daemon was gone)",
+		  abs);
+	return 0;
+}
+
 static int check_mountpoint(const char *mp)
 {
 	struct stat st;
 
+	if (check_existing_mount(mp) < 0)
+		return -EINVAL;
 	if (stat(mp, &st) < 0)
 		return log_error_errno(cas_neg_errno(),
 				       "mount: cannot use mountpoint '%s'", mp);

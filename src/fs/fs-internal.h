@@ -30,6 +30,9 @@ struct fs_passthrough {
 	bool mounted;         /* castore did mount(2) itself */
 	bool offered;         /* the kernel's INIT offered passthrough */
 	bool enabled;         /* accepted: opens try backing files */
+	/* the device number of castore's mount (0:0 if mountinfo had
+	 * none): an unmount checks the mount on top is still this one */
+	unsigned dev_major, dev_minor;
 };
 
 /* With zero-message opendir the kernel caches the root listing: its

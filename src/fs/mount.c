@@ -1,5 +1,7 @@
 #include "fs/fs-internal.h"
 
+#include "base/mountinfo.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,30 +17,14 @@
  */
 static void raise_readahead(const char *mountpoint)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[8192], path[128];
-	unsigned maj = 0, min = 0;
-	bool found = false;
+	struct cas_mount_entry top;
+	char path[128];
+	FILE *f;
 
-	if (!f)
+	if (cas_mountinfo_top(mountpoint, &top) < 0)
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mp[4096];
-		unsigned a, b;
-
-		/* id parent major:minor root mountpoint ... */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, mp) == 3 &&
-		    strcmp(mp, mountpoint) == 0) {
-			maj = a;
-			min = b;
-			found = true; /* the last match is the newest mount */
-		}
-	}
-	fclose(f);
-	if (!found)
-		return;
-	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj,
-		 min);
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 top.major, top.minor);
 	f = fopen(path, "we");
 	if (f) {
 		fputs("1024", f);

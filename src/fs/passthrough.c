@@ -26,11 +26,14 @@
  */
 #include "fs/fs-internal.h"
 
+#include "base/mountinfo.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/uio.h>
@@ -194,6 +197,7 @@ static const struct fuse_custom_io pt_io = {
 int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
 			 const char *mountpoint)
 {
+	struct cas_mount_entry top;
 	char opts[256];
 	int fd, n;
 
@@ -224,6 +228,13 @@ int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
 	}
 	fs->pt.devfd = fd;
 	fs->pt.mounted = true;
+	/* the new mount is on top now: its device number tells it apart
+	 * from whatever is mounted there later */
+	if (cas_mountinfo_top(mountpoint, &top) == 0 &&
+	    cas_mount_is_castore(&top)) {
+		fs->pt.dev_major = top.major;
+		fs->pt.dev_minor = top.minor;
+	}
 	return 0;
 }
 
@@ -234,11 +245,30 @@ int fs_passthrough_attach(struct fuse_session *se)
 		       : -EIO;
 }
 
+/*
+ * Whether the mount on top of mountpoint is still the one castore made.
+ * After fusermount3 -u or umount, what is there is whatever castore was
+ * mounted on (a tmpfs, a bind-mounted /nix/store): never unmount that.
+ * The connection is gone once the kernel unmounted it (POLLERR on the
+ * device, as libfuse checks), and the mount on top must be castore's
+ * own superblock, known by its device number.
+ */
+static bool still_mounted(const struct fs *fs, const char *mountpoint)
+{
+	struct pollfd pfd = { .fd = fs->pt.devfd };
+	struct cas_mount_entry top;
+
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR))
+		return false;
+	return cas_mountinfo_top(mountpoint, &top) == 0 &&
+	       cas_mount_is_castore(&top) && top.major == fs->pt.dev_major &&
+	       top.minor == fs->pt.dev_minor;
+}
+
 void fs_passthrough_unmount(struct fs *fs, const char *mountpoint)
 {
-	/* EINVAL when umount(8) or fusermount3 -u came first: fine */
-	if (fs->pt.mounted)
-		(void)umount2(mountpoint, MNT_DETACH);
+	if (fs->pt.mounted && still_mounted(fs, mountpoint))
+		(void)umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
 	fs->pt.mounted = false;
 }
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# Mount lifecycle under abuse: unmounting must never remove what castore
+# was mounted on; a mount whose daemon was killed is recognised.
+
+load ../fuse/lib
+
+setup() {
+	export CASTORE_STORE="$BATS_TEST_TMPDIR/store"
+	MNT="$BATS_TEST_TMPDIR/mnt"
+	mkdir -p "$MNT" "$BATS_TEST_TMPDIR/tree"
+	echo hello > "$BATS_TEST_TMPDIR/tree/f"
+	P=$("$CASTORE" import "$BATS_TEST_TMPDIR/tree")
+}
+
+teardown() {
+	# whatever a failed test left: castore mounts, then the tmpfs
+	local i
+	for i in 1 2 3 4; do
+		umount -l "$MNT" 2>/dev/null || break
+	done
+	[ -z "${MOUNT_PID:-}" ] || kill -9 "$MOUNT_PID" 2>/dev/null || true
+}
+
+# open_path_to PATH: let other users traverse every directory above PATH
+# (bats makes its temporary directories private)
+open_path_to() {
+	local d
+	d=$(dirname "$1")
+	while [ "$d" != / ]; do
+		chmod o+x "$d"
+		d=$(dirname "$d")
+	done
+}
+
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"
+}
+
+# castore mounts in mountinfo at $MNT
+castore_mounts() {
+	awk -v m="$MNT" '$5 == m && $0 ~ / - fuse\.castore castore / { n++ } END { print n + 0 }' /proc/self/mountinfo
+}
+
+@test "unmounting castore leaves the tmpfs it was mounted on (every mode)" {
+	mount -t tmpfs castore-test-tmpfs "$MNT"
+	echo underneath > "$MNT/marker"
+	for args in "" "--no-passthrough" "--no-open" "--no-uring"; do
+		CASTORE_MOUNT_ARGS="$args" mount_castore "$MNT"
+		[ "$(cat "$MNT/${P#/nix/store/}/f")" = hello ]
+		unmount_castore "$MNT" "$MOUNT_PID"
+		[ "$UNMOUNT_RC" = 0 ]
+		# the daemon's exit must not have detached the tmpfs
+		mountpoint -q "$MNT"
+		[ "$(cat "$MNT/marker")" = underneath ]
+	done
+	# and a SIGTERM (the daemon unmounts itself) leaves it too
+	mount_castore "$MNT"
+	kill -TERM "$MOUNT_PID"
+	wait "$MOUNT_PID"
+	[ "$(cat "$MNT/marker")" = underneath ]
+	umount "$MNT"
+}
+
+@test "a mount whose daemon was killed is cleared by root's next mount" {
+	mount_castore "$MNT"
+	kill -9 "$MOUNT_PID"
+	wait "$MOUNT_PID" || true
+	[ "$(castore_mounts)" = 1 ]
+	run stat "$MNT/${P#/nix/store/}/f"
+	[ "$status" != 0 ]
+	mount_castore "$MNT" 2> "$BATS_TEST_TMPDIR/err"
+	grep -q "cleared a dead castore mount at '$MNT'" "$BATS_TEST_TMPDIR/err"
+	# one castore mount, not one stacked on the dead one
+	[ "$(castore_mounts)" = 1 ]
+	[ "$(cat "$MNT/${P#/nix/store/}/f")" = hello ]
+	unmount_castore "$MNT" "$MOUNT_PID"
+	[ "$(castore_mounts)" = 0 ]
+}
+
+@test "a user is told how to clear a dead mount; a live one is not mounted over" {
+	mount_castore "$MNT"
+	run "$CASTORE" mount "$MNT"
+	[ "$status" = 1 ]
+	[[ "$output" == *"is already a castore mount"* ]]
+	unmount_castore "$MNT" "$MOUNT_PID"
+
+	# a dead mount that other users may enter (allow_other; /dev/fuse is
+	# root's alone here, so a user's own mount cannot be made)
+	mount_castore "$MNT" --allow-other
+	kill -9 "$MOUNT_PID"
+	wait "$MOUNT_PID" || true
+	open_path_to "$MNT"
+	run as_nobody "$CASTORE" --store "$BATS_TEST_TMPDIR" mount "$MNT"
+	[ "$status" = 1 ]
+	[[ "$output" == *"whose daemon is gone; clear it with 'fusermount3 -u $MNT'"* ]]
+	# what it says works
+	fusermount3 -u "$MNT"
+	[ "$(castore_mounts)" = 0 ]
+}
