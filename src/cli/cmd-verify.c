@@ -3,18 +3,38 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "hash/digest-set.h"
 #include "hash/encoding.h"
 #include "ingest/ingest.h"
 
 struct verify {
 	struct cas_store *s;
-	uint64_t blobs, dirs, paths, problems;
+	uint64_t blobs, dirs, paths, problems, unreferenced;
+	/* blobs that a directory or a store path's root names */
+	struct cas_digest_set referenced;
 	bool tty;
 };
+
+/* Progress lines go to a terminal only, and are cleared before any
+ * report line. */
+static void report(struct verify *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void report(struct verify *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->tty)
+		fputs("\r\033[K", stderr);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
 
 static void tick(struct verify *v, const char *what, uint64_t n)
 {
@@ -30,12 +50,17 @@ static int check_blob(const struct cas_digest *d, void *ud)
 	int r = cas_blob_verify(v->s->blobs, d, UINT64_MAX);
 
 	tick(v, "blobs", ++v->blobs);
+	cas_hex_encode(d->bytes, CAS_DIGEST_SIZE, hex);
 	if (r < 0) {
-		cas_hex_encode(d->bytes, CAS_DIGEST_SIZE, hex);
-		printf("%s blob %s: %s\n", r == -EBADMSG ? "corrupt" : "bad",
+		report(v, "%s blob %s: %s\n", r == -EBADMSG ? "corrupt" : "bad",
 		       hex, r == -EBADMSG ? "content does not match its digest"
 					  : strerror(-r));
 		v->problems++;
+	}
+	if (!cas_digest_set_has(&v->referenced, d)) {
+		report(v, "unreferenced blob %s: in no directory or store path\n",
+		       hex);
+		v->unreferenced++;
 	}
 	return 0;
 }
@@ -52,13 +77,20 @@ static int check_dir(const struct cas_digest *d, const uint8_t *p, size_t n,
 	cas_blake3(p, n, &got);
 	cas_hex_encode(d->bytes, CAS_DIGEST_SIZE, hex);
 	if (!cas_digest_eq(&got, d)) {
-		printf("corrupt directory %s: content does not match its "
+		report(v, "corrupt directory %s: content does not match its "
 		       "digest\n", hex);
 		v->problems++;
 	} else if (cas_directory_decode(p, n, &dir) < 0) {
-		printf("corrupt directory %s: not a valid directory\n", hex);
+		report(v, "corrupt directory %s: not a valid directory\n", hex);
 		v->problems++;
 	} else {
+		for (size_t i = 0; i < dir->n; i++)
+			if (dir->entries[i].type == CAS_NODE_FILE &&
+			    cas_digest_set_add(&v->referenced,
+					       &dir->entries[i].digest) < 0) {
+				cas_directory_free(dir);
+				return -ENOMEM;
+			}
 		cas_directory_free(dir);
 	}
 	return 0;
@@ -79,7 +111,7 @@ static int check_path(const uint8_t *digest, const uint8_t *p, size_t n,
 	r = cas_path_info_decode(p, n, &pi);
 	if (r < 0 || memcmp(pi.path.digest, digest, 20) != 0) {
 		cas_nixbase32_encode(digest, 20, b32);
-		printf("corrupt path info %s: %s\n", b32,
+		report(v, "corrupt path info %s: %s\n", b32,
 		       r < 0 ? "not a valid PathInfo" : "names another path");
 		v->problems++;
 		if (r >= 0)
@@ -87,19 +119,24 @@ static int check_path(const uint8_t *digest, const uint8_t *p, size_t n,
 		return 0;
 	}
 	cas_store_path_absolute(&pi.path, abs);
+	if (pi.root.type == CAS_NODE_FILE &&
+	    cas_digest_set_add(&v->referenced, &pi.root.digest) < 0) {
+		cas_path_info_release(&pi);
+		return -ENOMEM;
+	}
 	r = cas_nar_hash(v->s, &pi.root, &sha, &size, &err);
 	if (r == -ENOENT) {
-		printf("incomplete %s: missing object at '%s'\n", abs, err.path);
+		report(v, "incomplete %s: missing object at '%s'\n", abs, err.path);
 		v->problems++;
 	} else if (r == -EBADMSG) {
-		printf("corrupt %s: bad object at '%s'\n", abs, err.path);
+		report(v, "corrupt %s: bad object at '%s'\n", abs, err.path);
 		v->problems++;
 	} else if (r < 0) {
-		printf("unreadable %s: '%s': %s\n", abs, err.path, strerror(-r));
+		report(v, "unreadable %s: '%s': %s\n", abs, err.path, strerror(-r));
 		v->problems++;
 	} else if (size != pi.nar_size ||
 		   memcmp(sha.bytes, pi.nar_sha256.bytes, 32) != 0) {
-		printf("corrupt %s: NAR hash or size differs from its path "
+		report(v, "corrupt %s: NAR hash or size differs from its path "
 		       "info\n", abs);
 		v->problems++;
 	}
@@ -125,7 +162,10 @@ int cmd_verify(int argc, char **argv)
 			       "one.\nEach blob file that hashes right is "
 			       "stamped (xattr user.castore.verified),\nso a "
 			       "mount need not hash it again until it changes; "
-			       "a corrupt one\nloses its stamp.\n");
+			       "a corrupt one\nloses its stamp.\n\n"
+			       "Blobs that no directory or store path names "
+			       "are listed as unreferenced:\nan interrupted "
+			       "import leaves them; they are not problems.\n");
 			return 0;
 		}
 		return EXIT_USAGE;
@@ -136,21 +176,24 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (cli_open_store(false, &v.s) < 0)
 		return 1;
-	r = cas_blob_for_each(v.s->blobs, check_blob, &v);
-	if (r >= 0)
-		r = cas_directory_for_each(v.s->dirs, check_dir, &v);
+	/* blobs last: the other two say which blobs are referenced */
+	r = cas_directory_for_each(v.s->dirs, check_dir, &v);
 	if (r >= 0)
 		r = cas_path_info_list_raw(v.s->infos, check_path, &v);
+	if (r >= 0)
+		r = cas_blob_for_each(v.s->blobs, check_blob, &v);
 	if (v.tty)
 		fputs("\r\033[K", stderr);
 	cas_store_free(v.s);
+	cas_digest_set_clear(&v.referenced);
 	if (r < 0) {
 		log_error_errno(r, "verify: cannot read the store");
 		return 1;
 	}
-	printf("checked %llu blobs, %llu directories, %llu store paths: "
-	       "%llu problem%s\n",
-	       (unsigned long long)v.blobs, (unsigned long long)v.dirs,
+	printf("checked %llu blobs (%llu unreferenced), %llu directories, "
+	       "%llu store paths: %llu problem%s\n",
+	       (unsigned long long)v.blobs, (unsigned long long)v.unreferenced,
+	       (unsigned long long)v.dirs,
 	       (unsigned long long)v.paths, (unsigned long long)v.problems,
 	       v.problems == 1 ? "" : "s");
 	return v.problems ? 1 : 0;

@@ -66,6 +66,13 @@ int cli_open_store(bool create, struct cas_store **ret)
 	if (r == -ENOENT && !create)
 		log_error("no store at '%s' (import something first, or "
 			  "pass --store)", dir);
+	else if (r == -EBADMSG)
+		log_error("cannot open store '%s': its metadata '%s/meta.lmdb' "
+			  "is damaged, or missing beside the store's blobs; "
+			  "castore will neither read nor overwrite it: restore "
+			  "it from a backup, or move the store aside and import "
+			  "again",
+			  dir, dir);
 	else if (r < 0)
 		log_error_errno(r, "cannot open store '%s'", dir);
 	return r;

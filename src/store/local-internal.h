@@ -7,6 +7,9 @@
  *                            CAS_LOCAL_TMP_DIRS directories; never read as
  *                            blobs; files older than a day are removed when
  *                            the store is opened for writing
+ *   format                   "castore-store 1\n": written once the metadata
+ *                            exists, so that a lost or emptied meta.lmdb
+ *                            is refused instead of read as an empty store
  *   meta.lmdb                LMDB (one file, plus meta.lmdb-lock):
  *                              "directories": digest(32) -> canonical Directory
  *                              "pathinfo":    store path digest(20) -> PathInfo
@@ -42,6 +45,9 @@ struct cas_local {
 	MDB_dbi dirs;
 	MDB_dbi infos;
 };
+
+#define CAS_LOCAL_FORMAT_FILE "format"
+#define CAS_LOCAL_FORMAT "castore-store 1\n"
 
 /* Map an LMDB return code into the errno space. */
 int cas_lmdb_errno(int rc);

@@ -15,6 +15,7 @@
 #include "base/cleanup.h"
 #include "base/errors.h"
 #include "base/io.h"
+#include "store/lmdb-check.h"
 
 /* Address space reserved for the metadata map; the file grows as needed. */
 #define LOCAL_MAP_SIZE (256ULL << 30)
@@ -239,12 +240,129 @@ static int prepare_blobs(int bfd)
 	return 0;
 }
 
+/* Whether any blob is stored: a shard directory with an entry. */
+static bool blobs_present(int bfd)
+{
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+		int fd;
+		DIR *d;
+		struct dirent *e;
+		bool any = false;
+
+		snprintf(sub, sizeof(sub), "%02x", i);
+		fd = openat(bfd, sub,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+			continue;
+		}
+		while (!any && (e = readdir(d)))
+			any = e->d_name[0] != '.';
+		closedir(d);
+		if (any)
+			return true;
+	}
+	return false;
+}
+
+/* Read the format record: 1 if present and ours, 0 if absent, or
+ * -EBADMSG (another format) or -errno. */
+static int read_format(int root_fd)
+{
+	char buf[64] = "";
+	int fd = openat(root_fd, CAS_LOCAL_FORMAT_FILE,
+			O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : cas_neg_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return cas_neg_errno();
+	return strcmp(buf, CAS_LOCAL_FORMAT) == 0 ? 1 : -EBADMSG;
+}
+
+/* Write the format record (durably: it must never be missing beside
+ * metadata that exists).  0 or -errno. */
+static int write_format(int root_fd)
+{
+	_cleanup_close_ int fd = -1;
+	const char tmp[] = CAS_LOCAL_FORMAT_FILE ".tmp";
+	size_t len = strlen(CAS_LOCAL_FORMAT);
+
+	fd = openat(root_fd, tmp,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return cas_neg_errno();
+	if (cas_write_full(fd, CAS_LOCAL_FORMAT, len) < 0 || fsync(fd) < 0 ||
+	    renameat(root_fd, tmp, root_fd, CAS_LOCAL_FORMAT_FILE) < 0)
+		return cas_neg_errno();
+	return 0;
+}
+
+/*
+ * Refuse a metadata file that cannot be what this store had: damaged
+ * (its meta pages, its length against the last page they claim), or
+ * missing or empty where the store's format record or its blobs say
+ * there was metadata (LMDB would take an empty file for a new store, and
+ * an empty store beside its blobs for a healthy one).  *ret_fresh: the
+ * metadata is new (no file or an empty one).  0 or -EBADMSG / -errno.
+ */
+static int check_meta_file(struct cas_local *l, int format, bool *ret_fresh)
+{
+	_cleanup_close_ int fd = -1;
+	struct cas_lmdb_header h;
+	int r;
+
+	fd = openat(l->root_fd, "meta.lmdb", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno != ENOENT)
+		return cas_neg_errno();
+	r = fd < 0 ? -ENODATA : cas_lmdb_check_header(fd, &h);
+	if (r == -ENODATA) {
+		if (format == 1 || blobs_present(l->blobs_fd))
+			return -EBADMSG; /* lost */
+		*ret_fresh = true;
+		return 0;
+	}
+	*ret_fresh = false;
+	return r;
+}
+
+/* Walk the metadata file's pages once before LMDB reads any through its
+ * map (lmdb-check.h), under a read transaction so that no writer reuses
+ * them meanwhile. */
+static int check_meta_tree(struct cas_local *l)
+{
+	_cleanup_close_ int fd = -1;
+	int r = -ESTALE;
+
+	fd = openat(l->root_fd, "meta.lmdb", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return cas_neg_errno();
+	for (int tries = 0; r == -ESTALE && tries < 5; tries++) {
+		MDB_txn *txn;
+		int rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn);
+
+		if (rc)
+			return cas_lmdb_errno(rc);
+		r = cas_lmdb_check_tree(fd, mdb_txn_id(txn));
+		mdb_txn_abort(txn);
+	}
+	return r;
+}
+
 static int local_open(const char *path, bool create, struct cas_local **ret)
 {
 	struct cas_local *l = calloc(1, sizeof(*l));
 	_cleanup_free_ char *meta = NULL;
 	MDB_txn *txn = NULL;
-	int r, dead;
+	bool fresh = false;
+	int r, dead, format;
 
 	if (!l)
 		return -ENOMEM;
@@ -259,7 +377,12 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 		r = cas_neg_errno();
 		goto fail;
 	}
-	if (faccessat(l->root_fd, "meta.lmdb", F_OK, 0) < 0 && !create) {
+	if ((format = read_format(l->root_fd)) < 0) {
+		r = format;
+		goto fail;
+	}
+	if (format == 0 && !create &&
+	    faccessat(l->root_fd, "meta.lmdb", F_OK, 0) < 0) {
 		r = -ENOENT;
 		goto fail;
 	}
@@ -271,6 +394,12 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 			     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (l->blobs_fd < 0) {
 		r = cas_neg_errno();
+		goto fail;
+	}
+	if ((r = check_meta_file(l, format, &fresh)) < 0)
+		goto fail;
+	if (fresh && !create) {
+		r = -ENOENT;
 		goto fail;
 	}
 	if (create && (r = prepare_blobs(l->blobs_fd)) < 0)
@@ -290,6 +419,8 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 	}
 	/* readers of killed processes would pin old pages forever */
 	mdb_reader_check(l->env, &dead);
+	if (!fresh && (r = check_meta_tree(l)) < 0)
+		goto fail;
 	if ((r = mdb_txn_begin(l->env, NULL, 0, &txn)) ||
 	    (r = mdb_dbi_open(txn, "directories", MDB_CREATE, &l->dirs)) ||
 	    (r = mdb_dbi_open(txn, "pathinfo", MDB_CREATE, &l->infos)) ||
@@ -299,6 +430,11 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 		r = cas_lmdb_errno(r);
 		goto fail;
 	}
+	/* from now on, metadata missing beside this record is damage; an
+	 * older store gets its record on its first writable open */
+	if (format == 0 && (r = write_format(l->root_fd)) < 0 &&
+	    (create || r != -EACCES))
+		goto fail;
 	*ret = l;
 	return 0;
 fail:
@@ -310,7 +446,7 @@ int cas_store_open_local(const char *path, bool create,
 			 struct cas_store **ret)
 {
 	struct cas_store *s;
-	struct cas_local *l;
+	struct cas_local *l = NULL;
 	int r;
 
 	r = local_open(path, create, &l);
