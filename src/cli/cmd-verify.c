@@ -160,7 +160,7 @@ int cmd_verify(int argc, char **argv)
 			       "every store path's NAR hash.\nPrints each "
 			       "corrupt or missing object; exits 1 if there is "
 			       "one.\nEach blob file that hashes right is "
-			       "stamped (xattr user.castore.verified),\nso a "
+			       "stamped (in the store's metadata),\nso a "
 			       "mount need not hash it again until it changes; "
 			       "a corrupt one\nloses its stamp.\n\n"
 			       "Blobs that no directory or store path names "

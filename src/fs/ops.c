@@ -267,8 +267,8 @@ static void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /*
  * Never serve wrong bytes: the first open of a file inode re-hashes its
- * blob, unless the blob file carries a stamp from an earlier check and
- * was not modified since (cas_blob_open_checked); a missing or corrupt
+ * blob, unless the blob is stamped by an earlier check and its file has
+ * not changed since (cas_blob_open_checked); a missing or corrupt
  * blob is EIO for this open only.  Concurrent first opens may both hash;
  * the flag only ever goes from false to true.  The blob's fd in *ret_fd.
  */

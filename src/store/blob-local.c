@@ -4,11 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -16,9 +18,24 @@
 #include "base/io.h"
 #include "hash/encoding.h"
 
+/* Stamps recorded and not yet written: written in one transaction when
+ * there are STAMP_BATCH of them, when the oldest is STAMP_DELAY seconds
+ * old (at the next record), and when the service is freed.  A writer
+ * publishing thousands of blobs costs a handful of transactions. */
+#define STAMP_BATCH 16384
+#define STAMP_DELAY 5
+struct pending_stamp {
+	struct cas_digest d;
+	uint8_t stamp[CAS_BLOB_STAMP_SIZE];
+};
+
 struct blob_local {
 	struct cas_blob_service base;
 	struct cas_local *l;
+	pthread_mutex_t stamp_lock;
+	struct pending_stamp *pending;
+	size_t npending;
+	time_t first_pending;
 };
 
 /* The temp file is made when the buffer first overflows, or at the end
@@ -87,11 +104,91 @@ static int blw_flush(struct blob_local_writer *w)
 	return r;
 }
 
-/* The writer hashed every byte it wrote: stamp the file (best effort) so
- * that its first open does not hash it again. */
-static void blw_stamp(struct blob_local_writer *w, const struct cas_digest *d)
+/* Write the pending stamps (lock held).  Best effort: a store opened
+ * by a user who may not write it keeps none. */
+static void flush_stamps(struct blob_local *b)
 {
-	(void)cas_blob_stamp_fd(w->fd, d);
+	_cleanup_free_ const void **keys = NULL;
+	_cleanup_free_ struct cas_buf *vals = NULL;
+	size_t n = b->npending;
+
+	b->npending = 0;
+	if (!n)
+		return;
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	if (!keys || !vals)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = b->pending[i].d.bytes;
+		vals[i].data = b->pending[i].stamp;
+		vals[i].len = CAS_BLOB_STAMP_SIZE;
+	}
+	(void)cas_lmdb_put_nosync(b->l, b->l->stamps, keys, CAS_DIGEST_SIZE,
+				  vals, n);
+}
+
+static int bl_stamp_put(struct cas_blob_service *s, const struct cas_digest *d,
+			const uint8_t stamp[])
+{
+	struct blob_local *b = (struct blob_local *)s;
+	time_t now = time(NULL);
+	int r = 0;
+
+	pthread_mutex_lock(&b->stamp_lock);
+	if (!b->pending)
+		b->pending = malloc(STAMP_BATCH * sizeof(*b->pending));
+	if (!b->pending) {
+		r = -ENOMEM;
+	} else {
+		if (!b->npending)
+			b->first_pending = now;
+		b->pending[b->npending].d = *d;
+		memcpy(b->pending[b->npending].stamp, stamp,
+		       CAS_BLOB_STAMP_SIZE);
+		if (++b->npending == STAMP_BATCH ||
+		    now - b->first_pending >= STAMP_DELAY)
+			flush_stamps(b);
+	}
+	pthread_mutex_unlock(&b->stamp_lock);
+	return r;
+}
+
+static int bl_stamp_get(struct cas_blob_service *s, const struct cas_digest *d,
+			uint8_t ret[])
+{
+	struct blob_local *b = (struct blob_local *)s;
+	struct cas_buf v = { 0 };
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&b->stamp_lock);
+	for (size_t i = b->npending; i-- > 0;)
+		if (cas_digest_eq(&b->pending[i].d, d)) {
+			memcpy(ret, b->pending[i].stamp, CAS_BLOB_STAMP_SIZE);
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&b->stamp_lock);
+	if (r == 0)
+		return 0;
+	r = cas_lmdb_get(b->l, b->l->stamps, d->bytes, CAS_DIGEST_SIZE, &v);
+	if (r == 0 && v.len != CAS_BLOB_STAMP_SIZE)
+		r = -ENOENT; /* another version's: hash again */
+	if (r == 0)
+		memcpy(ret, v.data, CAS_BLOB_STAMP_SIZE);
+	cas_buf_release(&v);
+	return r;
+}
+
+static int bl_stamp_drop(struct cas_blob_service *s,
+			 const struct cas_digest *d)
+{
+	struct blob_local *b = (struct blob_local *)s;
+
+	pthread_mutex_lock(&b->stamp_lock);
+	flush_stamps(b); /* so that no pending stamp outlives the drop */
+	pthread_mutex_unlock(&b->stamp_lock);
+	return cas_lmdb_del(b->l, b->l->stamps, d->bytes, CAS_DIGEST_SIZE);
 }
 
 static int blw_write(struct cas_blob_writer *base, const void *p, size_t n)
@@ -171,12 +268,14 @@ static int blw_commit(struct cas_blob_writer *base, const struct cas_digest *d)
 	if (r != 0)
 		goto out; /* already stored (or the check failed) */
 	r = blw_flush(w);
-	if (r >= 0)
-		blw_stamp(w, d);
 	if (r >= 0 && fdatasync(w->fd) < 0)
 		r = cas_neg_errno();
 	if (r >= 0)
 		r = publish(w, path);
+	/* the writer hashed every byte it wrote: stamp the file in its place
+	 * (best effort) so that its first open does not hash it again */
+	if (r == 0 && !w->tmpname[0])
+		(void)cas_blob_stamp_fd(&w->svc->base, w->fd, d);
 out:
 	blw_abort(base);
 	return r < 0 ? r : 0;
@@ -226,7 +325,6 @@ static int blw_stage(struct cas_blob_writer *base, const struct cas_digest *d,
 	if (r == 0)
 		r = (st = calloc(1, sizeof(*st))) ? blw_flush(w) : -ENOMEM;
 	if (r >= 0) {
-		blw_stamp(w, d);
 		st->d = *d;
 		memcpy(st->tmpname, w->tmpname, sizeof(st->tmpname));
 		w->tmpname[0] = 0; /* now owned by the token */
@@ -259,6 +357,19 @@ static void bl_discard(struct cas_blob_service *s, void **tokens, size_t n)
 	}
 }
 
+/* A staged blob was hashed by its writer: stamp it once in its place. */
+static void stamp_published(struct blob_local *b, const struct cas_digest *d,
+			    const char *path)
+{
+	uint8_t stamp[CAS_BLOB_STAMP_SIZE];
+	struct stat st;
+
+	if (fstatat(b->l->blobs_fd, path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		cas_blob_stamp_make(&st, stamp);
+		(void)bl_stamp_put(&b->base, d, stamp);
+	}
+}
+
 /*
  * One syncfs makes every staged file's bytes durable, then each is renamed
  * into place (no-replace: an existing blob wins and the copy is dropped),
@@ -282,6 +393,8 @@ static int bl_publish(struct cas_blob_service *s, void **tokens, size_t n)
 			break;
 		if (r == 1) /* already there */
 			unlinkat(bfd, st->tmpname, 0);
+		else
+			stamp_published(b, &st->d, path);
 		r = 0;
 		free(st);
 	}
@@ -392,6 +505,11 @@ static void bl_free(struct cas_blob_service *s)
 {
 	struct blob_local *b = (struct blob_local *)s;
 
+	pthread_mutex_lock(&b->stamp_lock);
+	flush_stamps(b);
+	pthread_mutex_unlock(&b->stamp_lock);
+	pthread_mutex_destroy(&b->stamp_lock);
+	free(b->pending);
 	cas_local_unref(b->l);
 	free(b);
 }
@@ -405,6 +523,9 @@ static const struct cas_blob_service_ops blob_local_ops = {
 	.discard = bl_discard,
 	.for_each = bl_for_each,
 	.free = bl_free,
+	.stamp_get = bl_stamp_get,
+	.stamp_put = bl_stamp_put,
+	.stamp_drop = bl_stamp_drop,
 };
 
 int cas_blob_service_local_new(struct cas_local *l,
@@ -416,6 +537,7 @@ int cas_blob_service_local_new(struct cas_local *l,
 		return -ENOMEM;
 	b->base.ops = &blob_local_ops;
 	b->l = l;
+	pthread_mutex_init(&b->stamp_lock, NULL);
 	cas_local_ref(l);
 	*ret = &b->base;
 	return 0;

@@ -13,6 +13,9 @@
  *   meta.lmdb                LMDB (one file, plus meta.lmdb-lock):
  *                              "directories": digest(32) -> canonical Directory
  *                              "pathinfo":    store path digest(20) -> PathInfo
+ *                              "stamps":      blob digest(32) -> stamp of the
+ *                                             blob file that hashed right
+ *                                             (blob-stamp.c)
  *
  * Blob write: a temp file blobs/tmp/<counter % CAS_LOCAL_TMP_DIRS>/<random
  * prefix>-<counter> (O_EXCL).
@@ -44,6 +47,7 @@ struct cas_local {
 	MDB_env *env;
 	MDB_dbi dirs;
 	MDB_dbi infos;
+	MDB_dbi stamps;
 };
 
 #define CAS_LOCAL_FORMAT_FILE "format"
@@ -71,6 +75,16 @@ int cas_lmdb_each(struct cas_local *l, MDB_dbi dbi, size_t keylen,
 int cas_lmdb_put(struct cas_local *l, MDB_dbi dbi, const void *const *keys,
 		 size_t keylen, const struct cas_buf *vals, size_t n,
 		 bool noreplace);
+
+/* The same without the syncfs first, replacing: for records that vouch
+ * for nothing that must be durable before them (blob stamps). */
+int cas_lmdb_put_nosync(struct cas_local *l, MDB_dbi dbi,
+			const void *const *keys, size_t keylen,
+			const struct cas_buf *vals, size_t n);
+
+/* Delete the record under key in dbi, if any.  0 or -errno. */
+int cas_lmdb_del(struct cas_local *l, MDB_dbi dbi, const void *key,
+		 size_t keylen);
 
 void cas_local_ref(struct cas_local *l);
 void cas_local_unref(struct cas_local *l);

@@ -89,17 +89,13 @@ int cas_lmdb_each(struct cas_local *l, MDB_dbi dbi, size_t keylen,
 	return r;
 }
 
-int cas_lmdb_put(struct cas_local *l, MDB_dbi dbi, const void *const *keys,
-		 size_t keylen, const struct cas_buf *vals, size_t n,
-		 bool noreplace)
+static int lmdb_put(struct cas_local *l, MDB_dbi dbi, const void *const *keys,
+		    size_t keylen, const struct cas_buf *vals, size_t n,
+		    bool noreplace)
 {
 	MDB_txn *txn;
-	int rc, r;
+	int rc;
 
-	/* whatever these records name must be durable first */
-	r = cas_local_sync(l);
-	if (r < 0)
-		return r;
 	rc = mdb_txn_begin(l->env, NULL, 0, &txn);
 	if (rc)
 		return cas_lmdb_errno(rc);
@@ -112,6 +108,41 @@ int cas_lmdb_put(struct cas_local *l, MDB_dbi dbi, const void *const *keys,
 			mdb_txn_abort(txn);
 			return cas_lmdb_errno(rc);
 		}
+	}
+	return cas_lmdb_errno(mdb_txn_commit(txn));
+}
+
+int cas_lmdb_put(struct cas_local *l, MDB_dbi dbi, const void *const *keys,
+		 size_t keylen, const struct cas_buf *vals, size_t n,
+		 bool noreplace)
+{
+	/* whatever these records name must be durable first */
+	int r = cas_local_sync(l);
+
+	return r < 0 ? r : lmdb_put(l, dbi, keys, keylen, vals, n, noreplace);
+}
+
+int cas_lmdb_put_nosync(struct cas_local *l, MDB_dbi dbi,
+			const void *const *keys, size_t keylen,
+			const struct cas_buf *vals, size_t n)
+{
+	return lmdb_put(l, dbi, keys, keylen, vals, n, false);
+}
+
+int cas_lmdb_del(struct cas_local *l, MDB_dbi dbi, const void *key,
+		 size_t keylen)
+{
+	MDB_txn *txn;
+	MDB_val k = { keylen, (void *)key };
+	int rc;
+
+	rc = mdb_txn_begin(l->env, NULL, 0, &txn);
+	if (rc)
+		return cas_lmdb_errno(rc);
+	rc = mdb_del(txn, dbi, &k, NULL);
+	if (rc && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return cas_lmdb_errno(rc);
 	}
 	return cas_lmdb_errno(mdb_txn_commit(txn));
 }
@@ -424,6 +455,7 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 	if ((r = mdb_txn_begin(l->env, NULL, 0, &txn)) ||
 	    (r = mdb_dbi_open(txn, "directories", MDB_CREATE, &l->dirs)) ||
 	    (r = mdb_dbi_open(txn, "pathinfo", MDB_CREATE, &l->infos)) ||
+	    (r = mdb_dbi_open(txn, "stamps", MDB_CREATE, &l->stamps)) ||
 	    (r = mdb_txn_commit(txn))) {
 		if (txn && r)
 			mdb_txn_abort(txn);

@@ -83,6 +83,16 @@ struct cas_blob_service_ops {
 			int (*cb)(const struct cas_digest *d, void *ud),
 			void *ud);
 	void (*free)(struct cas_blob_service *s);
+	/* Blob stamps (cas_blob_open_checked): the stamp recorded for d into
+	 * ret (0, -ENOENT); record one, replacing any (0 or -errno; may be
+	 * buffered, and lost in a crash: a stamp is only a saved hash); drop
+	 * one.  All NULL for a backend without stamps: every check hashes. */
+	int (*stamp_get)(struct cas_blob_service *s, const struct cas_digest *d,
+			 uint8_t ret[]);
+	int (*stamp_put)(struct cas_blob_service *s, const struct cas_digest *d,
+			 const uint8_t stamp[]);
+	int (*stamp_drop)(struct cas_blob_service *s,
+			  const struct cas_digest *d);
 };
 
 struct cas_blob_service {
@@ -175,29 +185,34 @@ int cas_blob_put(struct cas_blob_service *s, const void *p, size_t n,
 int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 		    uint64_t size);
 /*
- * Open a blob, checked as cas_blob_verify() does, unless its file is
- * stamped (by an earlier success, or by the writer that hashed it on the
- * way: cas_blob_stamp_fd) and not modified since: the stamp (xattr
- * CAS_BLOB_STAMP_XATTR) names the digest, inode number, size and mtime of
- * the file that hashed right.  Stamping is best effort (it needs user
- * xattrs on the store's filesystem and the right to set them).  This
- * trusts the disk between checks: media corruption under an unchanged
- * file is found by cas_blob_verify() (castore verify), which also drops
- * the stamp.  (Before Linux 6.13, whose timestamps are fine-grained once
- * read, a write in the same clock tick as the stamp keeps the mtime.)
- * On success *ret_fd is the blob's fd (O_CLOEXEC, read-only,
- * offset unspecified), for the caller to use and close.  Returns as
+ * Open a blob, checked as cas_blob_verify() does, unless it is stamped
+ * (by an earlier success, or by the writer that hashed it on the way:
+ * cas_blob_stamp_fd) and not changed since.  A stamp (blob-stamp.c) is
+ * kept by the backend, outside the blob file, and names the inode number,
+ * size, mtime and ctime the file had once it hashed right: any write,
+ * truncate, chmod, touch or rename moves the ctime, which no user can set
+ * back, and a copy has another inode.  This trusts the disk between
+ * checks: media corruption under an unchanged file is found by
+ * cas_blob_verify() (castore verify), which also drops the stamp.
+ * On success *ret_fd is the blob's fd (O_CLOEXEC, read-only, offset
+ * unspecified), for the caller to use and close.  Returns as
  * cas_blob_verify().
  */
-#define CAS_BLOB_STAMP_XATTR "user.castore.verified"
 int cas_blob_open_checked(struct cas_blob_service *s,
 			  const struct cas_digest *d, uint64_t size,
 			  int *ret_fd);
-/* Stamp the blob file fd as holding the bytes of digest d, as a check
- * does: for a backend that has just written them and hashed them on the
- * way (its writer), so that the blob's first open need not hash them
- * again.  0 or -errno (-ENOTSUP: no user xattrs here). */
-int cas_blob_stamp_fd(int fd, const struct cas_digest *d);
+/* The stamp of a blob file whose attributes are st. */
+#define CAS_BLOB_STAMP_SIZE 41
+struct stat;
+void cas_blob_stamp_make(const struct stat *st,
+			 uint8_t ret[CAS_BLOB_STAMP_SIZE]);
+/* Stamp the blob file fd (in its place: a rename moves its ctime) as
+ * holding the bytes of digest d, as a check does: for a backend that has
+ * just written and published them, hashing them on the way, so that the
+ * blob's first open need not hash them again.  0 or -errno (-ENOTSUP: the
+ * backend keeps no stamps). */
+int cas_blob_stamp_fd(struct cas_blob_service *s, int fd,
+		      const struct cas_digest *d);
 /* Every stored blob's digest; -ENOTSUP if the backend cannot list. */
 int cas_blob_for_each(struct cas_blob_service *s,
 		      int (*cb)(const struct cas_digest *d, void *ud),

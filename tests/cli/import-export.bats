@@ -215,6 +215,37 @@ f.write(bytes([b[0] ^ 1])); f.close()" "$blob"
 	[[ "$output" == *"incomplete $p: missing object at"* ]]
 }
 
+@test "cat and export pass on no byte of a corrupt file, small or large" {
+	mkdir -p "$WORK/t"
+	head -c 5000 /dev/urandom > "$WORK/t/small"
+	head -c $((3 << 20)) /dev/urandom > "$WORK/t/large"
+	p=$("$CASTORE" import "$WORK/t")
+	"$CASTORE" export "$p" > "$WORK/good.nar"
+	for f in small large; do
+		hex=$(b3sum --no-names "$WORK/t/$f")
+		blob="$CASTORE_STORE/blobs/${hex:0:2}/$hex"
+		mtime=$(stat -c %y "$blob")
+		chmod u+w "$blob"
+		printf 'X' | dd of="$blob" bs=1 seek=100 conv=notrunc status=none
+		touch -d "$mtime" "$blob"
+		run "$CASTORE" cat "$p/$f"
+		[ "$status" = 1 ]
+		[[ "$output" == *"corrupt object at"* ]]
+		"$CASTORE" cat "$p/$f" > "$WORK/out" 2> /dev/null && false
+		[ ! -s "$WORK/out" ]
+		# what export wrote is the good NAR up to the file's contents
+		"$CASTORE" export "$p" > "$WORK/bad.nar" 2> /dev/null && false
+		python3 - "$WORK/good.nar" "$WORK/bad.nar" "$WORK/t/$f" <<'PY'
+import sys
+good, bad, data = (open(a, "rb").read() for a in sys.argv[1:4])
+assert good.startswith(bad), "export wrote bytes the good NAR lacks"
+assert len(bad) <= good.index(data), "export wrote part of the corrupt file"
+PY
+		cp "$WORK/t/$f" "$blob"
+		chmod 0444 "$blob"
+	done
+}
+
 @test "import killed with SIGKILL leaves a valid store; a second import completes" {
 	mkdir -p "$WORK/big"
 	for i in $(seq 1 1500); do
