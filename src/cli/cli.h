@@ -47,6 +47,7 @@ struct cli_subst {
 	struct cas_public_key keys[CLI_SUBST_MAX];
 	size_t nkeys;
 	bool no_require_sigs;
+	unsigned connect_timeout, stall_timeout; /* seconds; 0: default */
 	void (*progress)(void *ud, uint64_t bytes);
 	void *progress_ud;
 };
@@ -58,11 +59,19 @@ int cli_subst_add_key(struct cli_subst *c, const char *key);
 #define CLI_OPT_SUBSTITUTER 0x100
 #define CLI_OPT_TRUSTED_KEY 0x101
 #define CLI_OPT_NO_REQUIRE_SIGS 0x102
+#define CLI_OPT_CONNECT_TIMEOUT 0x103
+#define CLI_OPT_STALL_TIMEOUT 0x104
 #define CLI_SUBST_OPTIONS                                                      \
 	{ "substituter", required_argument, NULL, CLI_OPT_SUBSTITUTER },       \
 	{ "trusted-public-key", required_argument, NULL,                       \
 	  CLI_OPT_TRUSTED_KEY },                                                \
-	{ "no-require-sigs", no_argument, NULL, CLI_OPT_NO_REQUIRE_SIGS }
+	{ "no-require-sigs", no_argument, NULL, CLI_OPT_NO_REQUIRE_SIGS },     \
+	{ "connect-timeout", required_argument, NULL,                          \
+	  CLI_OPT_CONNECT_TIMEOUT },                                            \
+	{ "stall-timeout", required_argument, NULL, CLI_OPT_STALL_TIMEOUT }
+/* --connect-timeout / --stall-timeout (and mount's -o words): seconds,
+ * 1..3600.  0, or logs and -EINVAL. */
+int cli_subst_set_timeout(struct cli_subst *c, int opt, const char *arg);
 int cli_subst_getopt(struct cli_subst *c, int opt, const char *arg);
 /* Refuse substituters without trusted keys (unless --no-require-sigs):
  * every path would fail.  0, or logs and -EINVAL. */

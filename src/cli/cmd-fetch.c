@@ -113,9 +113,10 @@ static int fetch_one(struct fetch *f, const struct cas_store_path *want,
 			if (r == -ENOENT)
 				log_error("fetch %s: not in any substituter",
 					  abs);
+			else if (err.msg[0])
+				log_error("fetch %s: %s", abs, err.msg);
 			else
-				log_error("fetch %s: %s (%s)", abs, err.msg,
-					  strerror(-r));
+				log_error_errno(r, "fetch %s", abs);
 			pthread_mutex_unlock(&f->lock);
 			return r;
 		}
@@ -199,6 +200,13 @@ static void fetch_help(void)
 	       "                            repeatable\n"
 	       "  --no-require-sigs         accept paths without a valid "
 	       "signature\n"
+	       "  --connect-timeout S       give up connecting after S "
+	       "seconds (default 10)\n"
+	       "  --stall-timeout S         give up a transfer that gets "
+	       "under 1 KiB/s for S\n"
+	       "                            seconds (default 30); none takes "
+	       "longer than\n"
+	       "                            2 S + 1 s per 16 KiB of its NAR\n"
 	       "  -r, --recursive           the closure: references too, "
 	       "transitively\n"
 	       "  -j, --jobs N              parallel downloads (default %d)\n\n"

@@ -325,6 +325,15 @@ static int parse_o(struct mount_args *a, char *opts)
 				return -EINVAL;
 		} else if (strcmp(w, "no_require_sigs") == 0) {
 			a->subst.no_require_sigs = true;
+		} else if (strncmp(w, "connect_timeout=", 16) == 0) {
+			if (cli_subst_set_timeout(&a->subst,
+						  CLI_OPT_CONNECT_TIMEOUT,
+						  w + 16) < 0)
+				return -EINVAL;
+		} else if (strncmp(w, "stall_timeout=", 14) == 0) {
+			if (cli_subst_set_timeout(&a->subst,
+						  CLI_OPT_STALL_TIMEOUT, w + 14) < 0)
+				return -EINVAL;
 		} else if (strncmp(w, "store=", 6) == 0) {
 			arg_store = w + 6;
 		} else if (strncmp(w, "x-", 2) == 0 || w[0] == 0) {
@@ -378,12 +387,18 @@ static void mount_help(void)
 	       "substituted path must be signed by one\n"
 	       "  --no-require-sigs\n                  accept unsigned "
 	       "substituted paths\n"
+	       "  --connect-timeout S\n                  give up connecting "
+	       "to a cache after S seconds (default 10)\n"
+	       "  --stall-timeout S\n                  give up a transfer "
+	       "that gets under 1 KiB/s for S seconds\n                  "
+	       "(default 30); none takes longer than 2 S + 1 s per 16 KiB\n"
 	       "  --daemon        detach; return only once the mount is live\n"
 	       "  --ready-fd FD   write \"ready\" to FD once the mount is live\n"
 	       "  -o OPTS         the same as comma-separated words: list_root, "
 	       "threads=N,\n                  allow_other, no_xattr, no_verify, "
 	       "no_passthrough, no_open,\n                  no_uring, substituter=URL, "
-	       "trusted_public_key=KEY, no_require_sigs\n\n"
+	       "trusted_public_key=KEY, no_require_sigs,\n                  "
+	       "connect_timeout=S, stall_timeout=S\n\n"
 	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
 	       "ro,list_root  0 0\n");
 }

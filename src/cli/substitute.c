@@ -3,12 +3,15 @@
  *   --substituter URL          (repeatable; tried in order)
  *   --trusted-public-key KEY   (repeatable; NAME:BASE64)
  *   --no-require-sigs
+ *   --connect-timeout S, --stall-timeout S   (net/http.h)
  */
 #include "cli/cli.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "net/http.h"
 
 int cli_subst_add_url(struct cli_subst *c, const char *url)
 {
@@ -42,6 +45,24 @@ int cli_subst_add_key(struct cli_subst *c, const char *key)
 	return 0;
 }
 
+int cli_subst_set_timeout(struct cli_subst *c, int opt, const char *arg)
+{
+	uint64_t n;
+
+	if (cli_parse_u64(arg, &n) < 0 || n == 0 || n > 3600) {
+		log_error("%s takes 1..3600 seconds, not '%s'",
+			  opt == CLI_OPT_CONNECT_TIMEOUT ? "--connect-timeout"
+							 : "--stall-timeout",
+			  arg);
+		return -EINVAL;
+	}
+	if (opt == CLI_OPT_CONNECT_TIMEOUT)
+		c->connect_timeout = (unsigned)n;
+	else
+		c->stall_timeout = (unsigned)n;
+	return 0;
+}
+
 int cli_subst_getopt(struct cli_subst *c, int opt, const char *arg)
 {
 	int r;
@@ -56,6 +77,10 @@ int cli_subst_getopt(struct cli_subst *c, int opt, const char *arg)
 	case CLI_OPT_NO_REQUIRE_SIGS:
 		c->no_require_sigs = true;
 		r = 0;
+		break;
+	case CLI_OPT_CONNECT_TIMEOUT:
+	case CLI_OPT_STALL_TIMEOUT:
+		r = cli_subst_set_timeout(c, opt, arg);
 		break;
 	default:
 		return 0;
@@ -103,6 +128,7 @@ int cli_subst_setup(struct cli_subst *c, struct cas_store *s, bool lazy,
 	r = cli_subst_check(c);
 	if (r < 0)
 		return r;
+	cas_http_set_timeouts(c->connect_timeout, c->stall_timeout);
 	r = cas_substituters_new(&o, &subs);
 	if (r < 0)
 		return log_error_errno(r, "substituters");

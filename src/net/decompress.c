@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 struct cas_decoder {
 	enum cas_compression c;
@@ -28,14 +29,18 @@ int cas_decoder_new(enum cas_compression c, struct cas_decoder **ret)
 		break;
 	case CAS_COMPRESSION_XZ:
 		d->xz = (lzma_stream)LZMA_STREAM_INIT;
-		/* no memory limit beyond what the stream's header says:
-		 * xz's own decoders bound it by the dictionary size */
-		if (lzma_stream_decoder(&d->xz, UINT64_MAX, 0) != LZMA_OK)
+		/* the stream's header sets the dictionary size, and so the
+		 * memory its decoder takes (up to 4 GiB): bound it */
+		if (lzma_stream_decoder(&d->xz, CAS_DECODER_MEMLIMIT, 0) !=
+		    LZMA_OK)
 			r = -ENOMEM;
 		break;
 	case CAS_COMPRESSION_ZSTD:
 		d->zstd = ZSTD_createDStream();
-		if (!d->zstd || ZSTD_isError(ZSTD_initDStream(d->zstd)))
+		if (!d->zstd || ZSTD_isError(ZSTD_initDStream(d->zstd)) ||
+		    ZSTD_isError(ZSTD_DCtx_setParameter(
+			    d->zstd, ZSTD_d_windowLogMax,
+			    CAS_DECODER_WINDOW_LOG_MAX)))
 			r = -ENOMEM;
 		break;
 	case CAS_COMPRESSION_BZIP2:
@@ -83,6 +88,8 @@ static int run_xz(struct cas_decoder *d, const uint8_t **in, size_t *in_len,
 		d->ended = true;
 	else if (lr == LZMA_MEM_ERROR)
 		return -ENOMEM;
+	else if (lr == LZMA_MEMLIMIT_ERROR)
+		return -E2BIG;
 	else if (lr != LZMA_OK && lr != LZMA_BUF_ERROR)
 		return -EBADMSG;
 	return 0;
@@ -100,7 +107,10 @@ static int run_zstd(struct cas_decoder *d, const uint8_t **in,
 	*in += ib.pos;
 	*in_len -= ib.pos;
 	if (ZSTD_isError(zr))
-		return -EBADMSG;
+		return ZSTD_getErrorCode(zr) ==
+				       ZSTD_error_frameParameter_windowTooLarge
+			       ? -E2BIG
+			       : -EBADMSG;
 	/* 0: a frame ended and everything it holds was flushed; Nix writes
 	 * one frame, so that is the end of the stream */
 	if (zr == 0)

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -26,8 +27,20 @@ struct cas_http_stream {
 	size_t pos, len, cap;
 	bool paused, done;
 	int result;
-	char why[256];
+	char why[CURL_ERROR_SIZE + 128];
+	char curl_why[CURL_ERROR_SIZE]; /* curl's detailed message */
 };
+
+static unsigned connect_timeout = CAS_HTTP_CONNECT_TIMEOUT;
+static unsigned stall_timeout = CAS_HTTP_STALL_TIMEOUT;
+
+void cas_http_set_timeouts(unsigned connect, unsigned stall)
+{
+	if (connect)
+		connect_timeout = connect;
+	if (stall)
+		stall_timeout = stall;
+}
 
 static pthread_key_t thread_key;
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
@@ -115,9 +128,11 @@ static void open_file(struct cas_http_stream *s, const char *url)
 	}
 }
 
-int cas_http_stream_open(const char *url, struct cas_http_stream **ret)
+int cas_http_stream_open(const char *url, uint64_t size,
+			 struct cas_http_stream **ret)
 {
 	struct cas_http_stream *s;
+	uint64_t deadline;
 	CURL *e;
 
 	s = calloc(1, sizeof(*s));
@@ -143,13 +158,17 @@ int cas_http_stream_open(const char *url, struct cas_http_stream **ret)
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
-	/* a stalled server is an error, not a hang */
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 30L);
+	/* a stalled, dripping or endless server is an error, not a hang */
+	deadline = 2 * (uint64_t)stall_timeout + size / CAS_HTTP_DEADLINE_RATE;
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)connect_timeout);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)CAS_HTTP_STALL_RATE);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)stall_timeout);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT,
+			 deadline > LONG_MAX ? LONG_MAX : (long)deadline);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "castore");
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->curl_why);
 	if (curl_multi_add_handle(s->t->multi, e) != CURLM_OK) {
 		free(s);
 		return -ENOMEM;
@@ -176,8 +195,14 @@ static void finish(struct cas_http_stream *s, CURLcode cr)
 		s->result = -EIO;
 	if (cr == CURLE_HTTP_RETURNED_ERROR)
 		snprintf(s->why, sizeof(s->why), "HTTP status %ld", code);
+	else if (cr == CURLE_OPERATION_TIMEDOUT)
+		snprintf(s->why, sizeof(s->why),
+			 "%s (--connect-timeout %u, --stall-timeout %u)",
+			 s->curl_why[0] ? s->curl_why : "timed out",
+			 connect_timeout, stall_timeout);
 	else
-		snprintf(s->why, sizeof(s->why), "%s", curl_easy_strerror(cr));
+		snprintf(s->why, sizeof(s->why), "%s",
+			 s->curl_why[0] ? s->curl_why : curl_easy_strerror(cr));
 }
 
 long cas_http_stream_read(struct cas_http_stream *s, void *buf, size_t n)
@@ -228,6 +253,40 @@ long cas_http_stream_read(struct cas_http_stream *s, void *buf, size_t n)
 	}
 }
 
+char *cas_http_url_join(const char *base, const char *rest)
+{
+	CURLU *u = curl_url();
+	char *path = NULL, *url = NULL, *joined = NULL, *ret = NULL;
+	size_t n;
+
+	if (!u)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	n = strlen(path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (asprintf(&joined, "%.*s/%s", (int)n, path, rest) < 0) {
+		joined = NULL;
+		goto out;
+	}
+	/* Nix's store parameters (?priority=40&trusted=1) are settings of
+	 * the cache, not part of its files' URLs */
+	if (curl_url_set(u, CURLUPART_PATH, joined, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK)
+		goto out;
+	ret = strdup(url);
+out:
+	curl_free(path);
+	curl_free(url);
+	free(joined);
+	curl_url_cleanup(u);
+	return ret;
+}
+
 const char *cas_http_stream_error(const struct cas_http_stream *s)
 {
 	return s->why;
@@ -254,7 +313,7 @@ int cas_http_get(const char *url, size_t max, struct cas_buf *ret,
 	long k;
 	int r;
 
-	r = cas_http_stream_open(url, &s);
+	r = cas_http_stream_open(url, max, &s);
 	if (r < 0)
 		return r;
 	while ((k = cas_http_stream_read(s, chunk, sizeof(chunk))) > 0) {

@@ -15,17 +15,40 @@
 #define CAS_NET_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 
 struct cas_http_stream;
 
-/* Start downloading url.  0 or -ENOMEM. */
-int cas_http_stream_open(const char *url, struct cas_http_stream **ret);
+/*
+ * Time limits of every http(s) transfer, process-wide (set them before the
+ * first transfer): connecting takes at most connect_timeout seconds; a
+ * transfer that receives less than 1 KiB/s over stall_timeout seconds has
+ * stalled (or drips: a server sending a byte now and then would pass a
+ * plain idle timeout); and none takes longer than its deadline,
+ * 2 x stall_timeout + 1 s per 16 KiB it is expected to carry.  Defaults:
+ * 10 s and 30 s.  Zero leaves a limit as it is.
+ */
+#define CAS_HTTP_CONNECT_TIMEOUT 10
+#define CAS_HTTP_STALL_TIMEOUT 30
+#define CAS_HTTP_STALL_RATE 1024
+#define CAS_HTTP_DEADLINE_RATE 16384
+void cas_http_set_timeouts(unsigned connect_timeout, unsigned stall_timeout);
+
+/* Start downloading url, expected to carry about size bytes (for its
+ * deadline; 0 if unknown: a small document).  0 or -ENOMEM. */
+int cas_http_stream_open(const char *url, uint64_t size,
+			 struct cas_http_stream **ret);
 
 /* Up to n bytes of the body: the count, 0 at its end, or -errno as
  * above. */
 long cas_http_stream_read(struct cas_http_stream *s, void *buf, size_t n);
+
+/* The URL of file 'rest' of the cache at 'base' (http(s):// or file://),
+ * without base's query string: Nix writes store parameters there
+ * (?priority=40).  Malloc'ed, or NULL (not a URL, or no memory). */
+char *cas_http_url_join(const char *base, const char *rest);
 
 /* Why the stream failed ("" if it did not). */
 const char *cas_http_stream_error(const struct cas_http_stream *s);

@@ -39,19 +39,6 @@ void cas_substituters_free(struct cas_substituters *subs)
 	free(subs);
 }
 
-/* base + "/" + rest, without doubling the slash. */
-static char *join_url(const char *base, const char *rest)
-{
-	size_t n = strlen(base);
-	char *u;
-
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	if (asprintf(&u, "%.*s/%s", (int)n, base, rest) < 0)
-		return NULL;
-	return u;
-}
-
 /* The decompressed NAR, pulled through the download, checking the
  * download's own hash and size at its end. */
 struct nar_reader {
@@ -61,6 +48,7 @@ struct nar_reader {
 	struct cas_substituters *subs;
 	struct cas_sha256_ctx file_sha;
 	uint64_t file_bytes;
+	uint64_t nar_bytes; /* decompressed so far */
 	uint8_t in_buf[65536];
 	const uint8_t *in;
 	size_t in_len;
@@ -105,10 +93,23 @@ static int check_file(struct nar_reader *r)
 	return 0;
 }
 
+/*
+ * Only NarHash, NarSize and the references are signed: the cache (or a
+ * man in the middle) chooses the stream.  So a NAR is cut off one byte
+ * past its NarSize (the parser then fails it), whatever the download or
+ * its compression would go on to produce.
+ */
 static long nar_read(void *ud, void *buf, size_t n)
 {
 	struct nar_reader *r = ud;
+	uint64_t room = r->ni->info.nar_size - r->nar_bytes + 1;
 
+	if (r->nar_bytes > r->ni->info.nar_size) {
+		r->why = "the NAR is longer than its NarSize";
+		return -EBADMSG;
+	}
+	if (room != 0 && n > room) /* 0: NarSize UINT64_MAX, no bound */
+		n = (size_t)room;
 	for (;;) {
 		size_t out;
 		bool ended;
@@ -116,10 +117,16 @@ static long nar_read(void *ud, void *buf, size_t n)
 
 		e = cas_decoder_run(r->dec, &r->in, &r->in_len, buf, n, &out,
 				    &ended);
+		if (e == -E2BIG) {
+			r->why = "the compressed stream needs more memory to "
+				 "decode than castore allows (128 MiB)";
+			return e;
+		}
 		if (e < 0) {
 			r->why = "corrupt compressed data";
 			return e;
 		}
+		r->nar_bytes += out;
 		if (out > 0)
 			return (long)out;
 		if (r->in_len > 0)
@@ -155,7 +162,7 @@ static int fetch_narinfo(const char *base, const uint8_t *digest,
 	cas_nixbase32_encode(digest, CAS_STORE_PATH_DIGEST_SIZE, hash);
 	if (asprintf(&name, "%s.narinfo", hash) < 0)
 		return -ENOMEM;
-	url = join_url(base, name);
+	url = cas_http_url_join(base, name);
 	if (!url)
 		return -ENOMEM;
 	r = cas_http_get(url, NARINFO_MAX, &b, why, sizeof(why));
@@ -187,7 +194,7 @@ static int fetch_nar(struct cas_substituters *subs, struct cas_store *s,
 		     const char *base, struct cas_narinfo *ni,
 		     struct cas_subst_error *err)
 {
-	_cleanup_free_ char *url = join_url(base, ni->url);
+	_cleanup_free_ char *url = cas_http_url_join(base, ni->url);
 	struct nar_reader rd = { .ni = ni, .subs = subs };
 	struct cas_prefetch *pf = NULL;
 	int r;
@@ -197,7 +204,7 @@ static int fetch_nar(struct cas_substituters *subs, struct cas_store *s,
 	cas_sha256_init(&rd.file_sha);
 	r = cas_decoder_new(ni->compression, &rd.dec);
 	if (r >= 0)
-		r = cas_http_stream_open(url, &rd.http);
+		r = cas_http_stream_open(url, ni->info.nar_size, &rd.http);
 	/* download and decompress in one thread, ingest in this one; the
 	 * stream keeps this thread's connection (used by one at a time) */
 	if (r >= 0)

@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# A hostile cache: only NarHash, NarSize and the references of a narinfo
+# are signed, so a mirror or a man in the middle controls the NAR stream
+# of a legitimately signed path, and the pace of every answer.  castore
+# must stop each attack quickly, with a clear error, storing nothing.
+# The caches are real (written by Nix); the server misbehaving is
+# hostile-cache.py, started here on loopback and stopped by its PID.
+
+load ../net/lib
+
+setup_file() {
+	net_setup_file
+	nginx_stop # this suite's server is the hostile one
+	cp -r "$F/cache-xz" "$F/cache-bigdict"
+	for x in "$F"/cache-bigdict/nar/*.xz; do
+		python3 "$BATS_TEST_DIRNAME/hostile-cache.py" patch-xz "$x"
+	done
+	python3 "$BATS_TEST_DIRNAME/hostile-cache.py" serve "$F" "$F/port" 3>&- &
+	echo $! > "$F/server.pid"
+	for _ in $(seq 1 100); do [ -e "$F/port" ] && break; sleep 0.05; done
+	export HOSTILE="http://127.0.0.1:$(cat "$F/port")"
+}
+
+teardown_file() {
+	kill "$(cat "$F/server.pid")" 2>/dev/null || true
+}
+
+setup() {
+	export CASTORE_STORE="$BATS_TEST_TMPDIR/store"
+}
+
+# hostile_fetch MODE CACHE PATH [ARGS]: fetch, bounded in time so that a
+# castore that hangs fails the test instead of hanging it
+hostile_fetch() {
+	local mode="$1" cache="$2" path="$3"
+	shift 3
+	timeout 60 "$CASTORE" fetch --trusted-public-key "$PK" \
+		--substituter "$HOSTILE/$mode/$cache" "$@" "$path"
+}
+
+@test "the server works: the same caches, undisturbed, are fetched" {
+	run hostile_fetch ok cache-none "$DEP"
+	[ "$status" = 0 ]
+	[ "$output" = "$DEP" ]
+	run hostile_fetch ok cache-xz "$TOP"
+	[ "$status" = 0 ]
+	# store parameters as nix.conf writes them are not part of the URLs
+	rm -rf "$CASTORE_STORE"
+	run hostile_fetch ok "cache-zstd?priority=40&trusted=1" "$TOP"
+	echo "$output"
+	[ "$status" = 0 ]
+	[ "$output" = "$TOP" ]
+}
+
+@test "a NAR that runs past its NarSize is cut off one byte after it" {
+	local size
+	size=$(grep '^NarSize:' "$(narinfo_of cache-none "$DEP")" | cut -d' ' -f2)
+	run hostile_fetch endless cache-none "$DEP"
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ "$output" == *"the NAR is longer than its NarSize"* ]]
+	store_is_empty
+	# castore stopped reading: what the server got out is bounded by the
+	# buffers between it and the parser, not by the disk
+	sent=$(cat "$F/sent-endless")
+	echo "NarSize $size, server sent $sent"
+	[ "$sent" -lt $((size + (64 << 20))) ]
+}
+
+@test "an xz stream with a 4 GiB dictionary is refused, not decoded" {
+	run hostile_fetch bigdict cache-bigdict "$DEP"
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ "$output" == *"needs more memory to decode than castore allows (128 MiB)"* ]]
+	store_is_empty
+}
+
+@test "a server that drips bytes is abandoned after the stall timeout" {
+	local start end
+	start=$(date +%s)
+	run hostile_fetch drip cache-none "$DEP" --stall-timeout 2
+	end=$(date +%s)
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ "$output" == *"Operation too slow. Less than 1024 bytes/sec transferred the last 2 seconds (--connect-timeout 10, --stall-timeout 2)"* ]]
+	[ $((end - start)) -lt 15 ]
+	store_is_empty
+	run "$CASTORE" fetch --stall-timeout 0 --substituter "$HOSTILE/ok/cache-none" "$DEP"
+	[ "$status" = 2 ]
+	[[ "$output" == *"--stall-timeout takes 1..3600 seconds, not '0'"* ]]
+}
