@@ -151,6 +151,7 @@ int cmd_verify(int argc, char **argv)
 		{ 0 },
 	};
 	struct verify v = { .tty = isatty(STDERR_FILENO) };
+	struct cas_sweep swept;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -165,7 +166,9 @@ int cmd_verify(int argc, char **argv)
 			       "a corrupt one\nloses its stamp.\n\n"
 			       "Blobs that no directory or store path names "
 			       "are listed as unreferenced:\nan interrupted "
-			       "import leaves them; they are not problems.\n");
+			       "import leaves them; they are not problems.\n"
+			       "Temporary files that writers killed meanwhile "
+			       "left are removed and counted.\n");
 			return 0;
 		}
 		return EXIT_USAGE;
@@ -176,8 +179,19 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (cli_open_store(false, &v.s) < 0)
 		return 1;
+	/* what killed imports left is no problem, but is named */
+	r = cas_blob_sweep(v.s->blobs, &swept);
+	if (r >= 0 && swept.files)
+		printf("removed %llu temporary file%s (%llu bytes) left by %llu "
+		       "writer%s that died\n",
+		       (unsigned long long)swept.files,
+		       swept.files == 1 ? "" : "s",
+		       (unsigned long long)swept.bytes,
+		       (unsigned long long)swept.dead_writers,
+		       swept.dead_writers == 1 ? "" : "s");
 	/* blobs last: the other two say which blobs are referenced */
-	r = cas_directory_for_each(v.s->dirs, check_dir, &v);
+	if (r >= 0)
+		r = cas_directory_for_each(v.s->dirs, check_dir, &v);
 	if (r >= 0)
 		r = cas_path_info_list_raw(v.s->infos, check_path, &v);
 	if (r >= 0)

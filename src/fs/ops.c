@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "base/cancel.h"
 #include "base/cleanup.h"
 #include "hash/encoding.h"
 #include "store/store-path.h"
@@ -135,8 +136,24 @@ static void reply_node_entry(fuse_req_t req, struct fs *fs,
 	fs_inode_put(&fs->inodes, i);
 }
 
+/* The caller of a request waiting for a download was killed (or got a
+ * signal): stop waiting (base/cancel.h). */
+static void on_interrupt(fuse_req_t req, void *ud)
+{
+	(void)req;
+	cas_cancel_fire(ud);
+}
+
+/*
+ * A root lookup may wait for a substitution: a caller killed meanwhile
+ * must not sit in D state until the download ends, so the wait is
+ * cancelled by FUSE INTERRUPT and the lookup answers EINTR at once (the
+ * download goes on for others).  The kernel asks for that only of
+ * requests already read by the daemon, which this one is.
+ */
 static void lookup_root(fuse_req_t req, struct fs *fs, const char *name)
 {
+	struct cas_cancel cancel = CAS_CANCEL_INIT;
 	struct fuse_entry_param neg = {
 		.ino = 0,
 		.entry_timeout = FS_ROOT_NEGATIVE_TIMEOUT,
@@ -150,7 +167,16 @@ static void lookup_root(fuse_req_t req, struct fs *fs, const char *name)
 		return;
 	}
 	/* cas_path_info_get compares the stored name with the requested one */
+	cas_cancel_set_current(&cancel);
+	fuse_req_interrupt_func(req, on_interrupt, &cancel);
 	r = cas_path_info_get(fs->store->infos, &sp, &pi);
+	/* after this, on_interrupt is neither running nor called */
+	fuse_req_interrupt_func(req, NULL, NULL);
+	cas_cancel_set_current(NULL);
+	if (r == -EINTR) {
+		fuse_reply_err(req, EINTR);
+		return;
+	}
 	if (r == -ENOENT) {
 		fuse_reply_entry(req, &neg);
 		return;

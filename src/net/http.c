@@ -1,5 +1,7 @@
 #include "net/http.h"
 
+#include "base/cancel.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
@@ -29,6 +31,7 @@ struct cas_http_stream {
 	int result;
 	char why[CURL_ERROR_SIZE + 128];
 	char curl_why[CURL_ERROR_SIZE]; /* curl's detailed message */
+	struct cas_cancel *cancel; /* the opener's: firing it aborts */
 };
 
 static unsigned connect_timeout = CAS_HTTP_CONNECT_TIMEOUT;
@@ -111,6 +114,17 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
+/* curl asks about once a second, and on every chunk: abort a transfer
+ * whose opener's token fired. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct cas_http_stream *s = ud;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return cas_cancel_fired(s->cancel) ? 1 : 0;
+}
+
 /* file:///PATH: plain reads (curl's file:// cannot pause, so it would
  * buffer a whole NAR in memory). */
 static void open_file(struct cas_http_stream *s, const char *url)
@@ -169,6 +183,12 @@ int cas_http_stream_open(const char *url, uint64_t size,
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->curl_why);
+	s->cancel = cas_cancel_current();
+	if (s->cancel) {
+		curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(e, CURLOPT_XFERINFODATA, s);
+		curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (curl_multi_add_handle(s->t->multi, e) != CURLM_OK) {
 		free(s);
 		return -ENOMEM;
@@ -195,6 +215,8 @@ static void finish(struct cas_http_stream *s, CURLcode cr)
 		s->result = -EIO;
 	if (cr == CURLE_HTTP_RETURNED_ERROR)
 		snprintf(s->why, sizeof(s->why), "HTTP status %ld", code);
+	else if (cr == CURLE_ABORTED_BY_CALLBACK)
+		snprintf(s->why, sizeof(s->why), "cancelled");
 	else if (cr == CURLE_OPERATION_TIMEDOUT)
 		snprintf(s->why, sizeof(s->why),
 			 "%s (--connect-timeout %u, --stall-timeout %u)",

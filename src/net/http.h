@@ -37,7 +37,9 @@ struct cas_http_stream;
 void cas_http_set_timeouts(unsigned connect_timeout, unsigned stall_timeout);
 
 /* Start downloading url, expected to carry about size bytes (for its
- * deadline; 0 if unknown: a small document).  0 or -ENOMEM. */
+ * deadline; 0 if unknown: a small document).  The thread's current
+ * cancellation token (base/cancel.h), if any, aborts the transfer within
+ * about a second of firing (-EIO, "cancelled").  0 or -ENOMEM. */
 int cas_http_stream_open(const char *url, uint64_t size,
 			 struct cas_http_stream **ret);
 

@@ -1,6 +1,12 @@
 /*
  * The substituting path info service: the local service, plus lazy
  * substitution of what it lacks (see substituter.h).
+ *
+ * Downloads run on the service's own threads (at most MAX_DOWNLOADS at
+ * once, started when first needed), never on a caller's: every caller,
+ * the first included, waits for the result, and can stop waiting when its
+ * request is cancelled (cas_cancel: a killed process's FUSE INTERRUPT)
+ * while the download goes on for the others and for the store.
  */
 #include "net/substituter.h"
 
@@ -10,16 +16,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/cancel.h"
+
 #define MISS_TTL_S 30
 #define FAILURE_TTL_S 5
+#define MAX_DOWNLOADS 8
 
 /* A path being substituted, or one that recently could not be. */
 struct pending {
 	uint8_t digest[CAS_STORE_PATH_DIGEST_SIZE];
-	bool running;
+	bool running;     /* queued or downloading */
 	int result;       /* when done: -ENOENT or -EIO */
 	time_t expires;   /* when done */
 	struct pending *next;
+	struct pending *next_job; /* in the queue, while queued */
 };
 
 struct subst_service {
@@ -30,8 +40,14 @@ struct subst_service {
 	void (*log)(void *ud, const char *msg);
 	void *log_ud;
 	pthread_mutex_t lock;
-	pthread_cond_t done;
+	pthread_cond_t done; /* a download ended; or a waiter was cancelled */
+	pthread_cond_t work; /* a job was queued; or stopping */
 	struct pending *pending;
+	struct pending *queue, **queue_tail;
+	pthread_t workers[MAX_DOWNLOADS];
+	unsigned nworkers, idle;
+	bool stopping;
+	struct cas_cancel stop; /* fired when the service is freed */
 };
 
 static struct subst_service *ss_of(struct cas_path_info_service *s)
@@ -67,47 +83,14 @@ static struct pending *find(struct subst_service *ss, const uint8_t *digest)
 	return NULL;
 }
 
-static int ss_get_raw(struct cas_path_info_service *s, const uint8_t *digest,
-		      struct cas_buf *ret)
+/* Run one substitution and record how it ended (lock not held). */
+static void run_job(struct subst_service *ss, struct pending *p)
 {
-	struct subst_service *ss = ss_of(s);
 	struct cas_subst_error err;
-	struct pending *p;
-	int r;
+	int r = cas_substitute(ss->subs, &ss->view, p->digest, NULL, &err);
 
-	for (;;) {
-		r = ss->local->ops->get_raw(ss->local, digest, ret);
-		if (r != -ENOENT)
-			return r;
-		pthread_mutex_lock(&ss->lock);
-		p = find(ss, digest);
-		if (!p)
-			break; /* ours to substitute, the lock held */
-		if (!p->running) { /* failed a moment ago */
-			r = p->result;
-			pthread_mutex_unlock(&ss->lock);
-			return r;
-		}
-		/* another thread is fetching it: wait, then look again */
-		while ((p = find(ss, digest)) && p->running)
-			pthread_cond_wait(&ss->done, &ss->lock);
-		pthread_mutex_unlock(&ss->lock);
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		pthread_mutex_unlock(&ss->lock);
-		return -ENOMEM;
-	}
-	memcpy(p->digest, digest, sizeof(p->digest));
-	p->running = true;
-	p->next = ss->pending;
-	ss->pending = p;
-	pthread_mutex_unlock(&ss->lock);
-
-	r = cas_substitute(ss->subs, &ss->view, digest, NULL, &err);
-	if (r < 0 && r != -ENOENT && ss->log)
+	if (r < 0 && r != -ENOENT && ss->log && !cas_cancel_fired(&ss->stop))
 		ss->log(ss->log_ud, err.msg);
-
 	pthread_mutex_lock(&ss->lock);
 	p->running = false;
 	if (r == 0) {
@@ -122,13 +105,108 @@ static int ss_get_raw(struct cas_path_info_service *s, const uint8_t *digest,
 		p->result = r == -ENOENT ? -ENOENT : -EIO;
 		p->expires = now_s() +
 			     (r == -ENOENT ? MISS_TTL_S : FAILURE_TTL_S);
-		r = p->result;
 	}
 	pthread_cond_broadcast(&ss->done);
 	pthread_mutex_unlock(&ss->lock);
-	if (r < 0)
-		return r;
-	return ss->local->ops->get_raw(ss->local, digest, ret);
+}
+
+static void *download_worker(void *ud)
+{
+	struct subst_service *ss = ud;
+
+	/* transfers end within a second when the service stops */
+	cas_cancel_set_current(&ss->stop);
+	pthread_mutex_lock(&ss->lock);
+	while (!ss->stopping) {
+		struct pending *p = ss->queue;
+
+		if (!p) {
+			ss->idle++;
+			pthread_cond_wait(&ss->work, &ss->lock);
+			ss->idle--;
+			continue;
+		}
+		ss->queue = p->next_job;
+		if (!ss->queue)
+			ss->queue_tail = &ss->queue;
+		pthread_mutex_unlock(&ss->lock);
+		run_job(ss, p);
+		pthread_mutex_lock(&ss->lock);
+	}
+	pthread_mutex_unlock(&ss->lock);
+	return NULL;
+}
+
+/* Queue a substitution of digest (lock held).  0 or -ENOMEM/-EAGAIN. */
+static int queue_job(struct subst_service *ss, const uint8_t *digest)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	if (ss->idle == 0 && ss->nworkers < MAX_DOWNLOADS &&
+	    pthread_create(&ss->workers[ss->nworkers], NULL, download_worker,
+			   ss) == 0)
+		ss->nworkers++;
+	if (ss->nworkers == 0) {
+		free(p);
+		return -EAGAIN;
+	}
+	memcpy(p->digest, digest, sizeof(p->digest));
+	p->running = true;
+	p->next = ss->pending;
+	ss->pending = p;
+	*ss->queue_tail = p;
+	ss->queue_tail = &p->next_job;
+	pthread_cond_signal(&ss->work);
+	return 0;
+}
+
+/* A cancelled waiter's wake: make every waiter look again. */
+static void wake_waiters(void *ud)
+{
+	struct subst_service *ss = ud;
+
+	pthread_mutex_lock(&ss->lock);
+	pthread_cond_broadcast(&ss->done);
+	pthread_mutex_unlock(&ss->lock);
+}
+
+static int ss_get_raw(struct cas_path_info_service *s, const uint8_t *digest,
+		      struct cas_buf *ret)
+{
+	struct subst_service *ss = ss_of(s);
+	struct cas_cancel *cancel = cas_cancel_current();
+	struct pending *p;
+	int r;
+
+	for (;;) {
+		r = ss->local->ops->get_raw(ss->local, digest, ret);
+		if (r != -ENOENT)
+			return r;
+		cas_cancel_arm(cancel, wake_waiters, ss);
+		pthread_mutex_lock(&ss->lock);
+		r = 0;
+		p = find(ss, digest);
+		if (!p)
+			r = queue_job(ss, digest);
+		else if (!p->running) /* failed a moment ago */
+			r = p->result;
+		/* wait for the download, ours or another's */
+		while (r == 0 && (p = find(ss, digest)) && p->running) {
+			if (cas_cancel_fired(cancel))
+				r = -EINTR;
+			else
+				pthread_cond_wait(&ss->done, &ss->lock);
+		}
+		if (r == 0 && p)
+			r = p->result;
+		pthread_mutex_unlock(&ss->lock);
+		cas_cancel_disarm(cancel);
+		if (r < 0)
+			return r;
+		/* done: look in the store again */
+	}
 }
 
 static int ss_put_raw(struct cas_path_info_service *s, const uint8_t *digest,
@@ -160,6 +238,13 @@ static void ss_free(struct cas_path_info_service *s)
 {
 	struct subst_service *ss = ss_of(s);
 
+	pthread_mutex_lock(&ss->lock);
+	ss->stopping = true;
+	pthread_cond_broadcast(&ss->work);
+	pthread_mutex_unlock(&ss->lock);
+	cas_cancel_fire(&ss->stop);
+	for (unsigned i = 0; i < ss->nworkers; i++)
+		pthread_join(ss->workers[i], NULL);
 	while (ss->pending) {
 		struct pending *p = ss->pending;
 
@@ -169,6 +254,7 @@ static void ss_free(struct cas_path_info_service *s)
 	cas_path_info_service_free(ss->local);
 	pthread_mutex_destroy(&ss->lock);
 	pthread_cond_destroy(&ss->done);
+	pthread_cond_destroy(&ss->work);
 	free(ss);
 }
 
@@ -199,6 +285,9 @@ int cas_path_info_service_substituting_new(
 	ss->log_ud = log_ud;
 	pthread_mutex_init(&ss->lock, NULL);
 	pthread_cond_init(&ss->done, NULL);
+	pthread_cond_init(&ss->work, NULL);
+	ss->queue_tail = &ss->queue;
+	ss->stop = (struct cas_cancel)CAS_CANCEL_INIT;
 	*ret = &ss->base;
 	return 0;
 }

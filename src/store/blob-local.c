@@ -286,30 +286,6 @@ struct bl_staged {
 	char tmpname[64];
 };
 
-/* Temp names: a random per-process prefix and a counter; O_EXCL makes a
- * clash with another process an error, retried with the next number.  The
- * counter also picks one of the staging directories (local-internal.h). */
-static int next_tmpname(char out[64])
-{
-	static uint64_t prefix, counter;
-	uint64_t p = __atomic_load_n(&prefix, __ATOMIC_RELAXED), rnd;
-
-	if (!p) {
-		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-			return -EIO;
-		rnd |= 1;
-		__atomic_compare_exchange_n(&prefix, &p, rnd, false,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-		p = __atomic_load_n(&prefix, __ATOMIC_RELAXED);
-	}
-	uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-
-	snprintf(out, 64, "tmp/%02x/%016llx-%llu",
-		 (unsigned)(n % CAS_LOCAL_TMP_DIRS), (unsigned long long)p,
-		 (unsigned long long)n);
-	return 0;
-}
-
 static int blw_stage(struct cas_blob_writer *base, const struct cas_digest *d,
 		     void **ret_token)
 {
@@ -412,7 +388,7 @@ static int open_named_temp(struct blob_local_writer *w)
 	int r;
 
 	for (int tries = 0; tries < 16; tries++) {
-		if ((r = next_tmpname(w->tmpname)) < 0)
+		if ((r = cas_local_tmpname(w->svc->l, w->tmpname)) < 0)
 			return r;
 	again:
 		w->fd = openat(bfd, w->tmpname,
@@ -514,6 +490,11 @@ static void bl_free(struct cas_blob_service *s)
 	free(b);
 }
 
+static int bl_sweep(struct cas_blob_service *s, struct cas_sweep *ret)
+{
+	return cas_local_sweep_tmp(((struct blob_local *)s)->l, ret);
+}
+
 static const struct cas_blob_service_ops blob_local_ops = {
 	.version = CAS_SERVICE_OPS_V1,
 	.has = bl_has,
@@ -526,6 +507,7 @@ static const struct cas_blob_service_ops blob_local_ops = {
 	.stamp_get = bl_stamp_get,
 	.stamp_put = bl_stamp_put,
 	.stamp_drop = bl_stamp_drop,
+	.sweep = bl_sweep,
 };
 
 int cas_blob_service_local_new(struct cas_local *l,

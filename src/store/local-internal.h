@@ -5,8 +5,9 @@
  *   blobs/<2 hex>/<64 hex>   blob bytes, mode 0444, never modified
  *   blobs/tmp/<2 hex>/       blobs being written or staged, spread over
  *                            CAS_LOCAL_TMP_DIRS directories; never read as
- *                            blobs; files older than a day are removed when
- *                            the store is opened for writing
+ *                            blobs; what dead writers left is removed when
+ *                            the store is opened for writing (local-tmp.c)
+ *   blobs/tmp/writers/       a lock file per writing process
  *   format                   "castore-store 1\n": written once the metadata
  *                            exists, so that a lost or emptied meta.lmdb
  *                            is refused instead of read as an empty store
@@ -37,6 +38,7 @@
 #define CAS_STORE_LOCAL_INTERNAL_H
 
 #include <lmdb.h>
+#include <pthread.h>
 
 #include "store/services.h"
 
@@ -48,6 +50,8 @@ struct cas_local {
 	MDB_dbi dirs;
 	MDB_dbi infos;
 	MDB_dbi stamps;
+	pthread_mutex_t writer_lock;
+	int writer_fd; /* this process's writer lock, or -1 (local-tmp.c) */
 };
 
 #define CAS_LOCAL_FORMAT_FILE "format"
@@ -95,6 +99,21 @@ void cas_local_unref(struct cas_local *l);
 /* Make the staging directory of tmpname ("tmp/xx/..."), relative to the
  * blobs directory bfd, if it is missing.  0, -EINVAL or -errno. */
 int cas_local_make_tmp_dir(int bfd, const char *tmpname);
+
+/* A new temp file name, "tmp/<xx>/<prefix>-<n>" (relative to the blobs
+ * directory), after taking this process's writer lock in l's store if it
+ * has not yet (local-tmp.c).  0 or -errno. */
+#define CAS_LOCAL_WRITERS_DIR "tmp/writers"
+int cas_local_tmpname(struct cas_local *l, char out[64]);
+
+/* At close: release this process's writer lock, removing its file
+ * unless another open of the store in this process still holds it. */
+void cas_local_writer_done(struct cas_local *l);
+
+/* Remove the temp files of writers that are gone (and, for temp files of
+ * no known writer, those a day old), and the gone writers' locks.  Counts
+ * into *ret.  0 or -errno. */
+int cas_local_sweep_tmp(struct cas_local *l, struct cas_sweep *ret);
 
 /* Make the blobs written so far durable (syncfs of the store). */
 int cas_local_sync(struct cas_local *l);

@@ -158,65 +158,19 @@ void cas_local_unref(struct cas_local *l)
 		return;
 	if (l->env)
 		mdb_env_close(l->env);
+	if (l->writer_fd >= 0)
+		cas_local_writer_done(l);
 	if (l->blobs_fd >= 0)
 		close(l->blobs_fd);
 	if (l->root_fd >= 0)
 		close(l->root_fd);
+	pthread_mutex_destroy(&l->writer_lock);
 	free(l);
 }
 
 int cas_local_sync(struct cas_local *l)
 {
 	return syncfs(l->root_fd) < 0 ? cas_neg_errno() : 0;
-}
-
-/* A temp file older than this belongs to a writer that died. */
-#define STALE_TMP_SECONDS (24 * 3600)
-
-int cas_local_make_tmp_dir(int bfd, const char *tmpname)
-{
-	char dir[8];
-
-	/* "tmp/xx/...": the first two components */
-	if (strncmp(tmpname, "tmp/", 4) != 0 || strlen(tmpname) < 7 ||
-	    tmpname[6] != '/')
-		return -EINVAL;
-	memcpy(dir, tmpname, 6);
-	dir[6] = 0;
-	if (mkdirat(bfd, dir, 0755) < 0 && errno != EEXIST)
-		return cas_neg_errno();
-	return 0;
-}
-
-/* Remove the stale temp files of one directory; subdirectories (the
- * staging directories) are swept too, at depth one. */
-static void sweep_tmp(int dfd, time_t now, bool recurse)
-{
-	DIR *d = fdopendir(dfd);
-	struct dirent *e;
-	struct stat st;
-
-	if (!d) {
-		close(dfd);
-		return;
-	}
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode) && recurse) {
-			int fd = openat(dirfd(d), e->d_name,
-					O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-						O_NOFOLLOW);
-
-			if (fd >= 0)
-				sweep_tmp(fd, now, false);
-		} else if (S_ISREG(st.st_mode) &&
-			   now - st.st_mtime > STALE_TMP_SECONDS) {
-			unlinkat(dirfd(d), e->d_name, 0);
-		}
-	}
-	closedir(d);
 }
 
 /* Directories 00.. up to n - 1 (two hex digits) in dfd. */
@@ -262,13 +216,11 @@ static int prepare_blobs(int bfd)
 		flags |= FS_TOPDIR_FL;
 		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
 	}
-	if ((r = make_hex_dirs(fd, CAS_LOCAL_TMP_DIRS)) < 0 ||
-	    (r = make_hex_dirs(bfd, 256)) < 0) {
-		close(fd);
-		return r;
-	}
-	sweep_tmp(fd, time(NULL), true);
-	return 0;
+	r = make_hex_dirs(fd, CAS_LOCAL_TMP_DIRS);
+	if (r >= 0)
+		r = make_hex_dirs(bfd, 256);
+	close(fd);
+	return r;
 }
 
 /* Whether any blob is stored: a shard directory with an entry. */
@@ -398,7 +350,8 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 	if (!l)
 		return -ENOMEM;
 	l->refs = 1;
-	l->root_fd = l->blobs_fd = -1;
+	l->root_fd = l->blobs_fd = l->writer_fd = -1;
+	pthread_mutex_init(&l->writer_lock, NULL);
 	if (create && mkdir(path, 0755) < 0 && errno != EEXIST) {
 		r = cas_neg_errno();
 		goto fail;
@@ -433,8 +386,14 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 		r = -ENOENT;
 		goto fail;
 	}
-	if (create && (r = prepare_blobs(l->blobs_fd)) < 0)
-		goto fail;
+	if (create) {
+		struct cas_sweep swept;
+
+		if ((r = prepare_blobs(l->blobs_fd)) < 0)
+			goto fail;
+		/* what killed writers left (best effort) */
+		(void)cas_local_sweep_tmp(l, &swept);
+	}
 	if (asprintf(&meta, "%s/meta.lmdb", path) < 0) {
 		meta = NULL;
 		r = -ENOMEM;

@@ -123,6 +123,12 @@ int cas_blob_put(struct cas_blob_service *s, const void *p, size_t n,
 	return cas_blob_writer_commit(w, ret, NULL);
 }
 
+int cas_blob_sweep(struct cas_blob_service *s, struct cas_sweep *ret)
+{
+	*ret = (struct cas_sweep){ 0 };
+	return s->ops->sweep ? s->ops->sweep(s, ret) : 0;
+}
+
 int cas_blob_for_each(struct cas_blob_service *s,
 		      int (*cb)(const struct cas_digest *d, void *ud),
 		      void *ud)

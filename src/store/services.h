@@ -60,6 +60,11 @@ struct cas_blob_writer {
 	uint64_t size;
 };
 
+/* What a sweep removed: the files and bytes of how many dead writers. */
+struct cas_sweep {
+	uint64_t files, bytes, dead_writers;
+};
+
 struct cas_blob_service_ops {
 	unsigned version;
 	/* 1 if present, 0 if absent, or -errno. */
@@ -93,6 +98,9 @@ struct cas_blob_service_ops {
 			 const uint8_t stamp[]);
 	int (*stamp_drop)(struct cas_blob_service *s,
 			  const struct cas_digest *d);
+	/* Remove what writers that died left behind (temp files), counting
+	 * it into *ret.  May be NULL (nothing to sweep).  0 or -errno. */
+	int (*sweep)(struct cas_blob_service *s, struct cas_sweep *ret);
 };
 
 struct cas_blob_service {
@@ -213,6 +221,9 @@ void cas_blob_stamp_make(const struct stat *st,
  * backend keeps no stamps). */
 int cas_blob_stamp_fd(struct cas_blob_service *s, int fd,
 		      const struct cas_digest *d);
+/* Remove temp files of writers that died (a killed import's); see the
+ * op.  0 (also for a backend without temp files) or -errno. */
+int cas_blob_sweep(struct cas_blob_service *s, struct cas_sweep *ret);
 /* Every stored blob's digest; -ENOTSUP if the backend cannot list. */
 int cas_blob_for_each(struct cas_blob_service *s,
 		      int (*cb)(const struct cas_digest *d, void *ud),

@@ -89,3 +89,33 @@ hostile_fetch() {
 	[ "$status" = 2 ]
 	[[ "$output" == *"--stall-timeout takes 1..3600 seconds, not '0'"* ]]
 }
+
+@test "a process killed while its lookup waits for a dripping cache dies at once" {
+	local mnt="$BATS_TEST_TMPDIR/mnt" name=${DEP#/nix/store/} pid t0 state
+	"$CASTORE" import /usr/include/linux/netfilter > "$BATS_TEST_TMPDIR/local"
+	for args in "" "--no-uring"; do
+		CASTORE_MOUNT_ARGS="$args" mount_castore "$mnt" \
+			--substituter "$HOSTILE/drip/cache-none" --trusted-public-key "$PK"
+		stat "$mnt/$name" > /dev/null 2>&1 &
+		pid=$!
+		# wait until the stat sleeps in the kernel, waiting for the daemon
+		for _ in $(seq 1 100); do
+			state=$(cat "/proc/$pid/wchan" 2> /dev/null || true)
+			[[ "$state" == *request_wait_answer* ]] && break
+			sleep 0.05
+		done
+		echo "mode '$args': stat waits in $state"
+		[[ "$state" == *request_wait_answer* ]]
+		t0=$(date +%s%N)
+		kill -9 "$pid"
+		wait "$pid" || true
+		ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+		echo "mode '$args': the killed stat was gone after $ms ms"
+		[ "$ms" -lt 2000 ]
+		# the daemon serves on: a local path, a second waiter killed too
+		ls "$mnt/$(basename "$(cat "$BATS_TEST_TMPDIR/local")")" > /dev/null
+		timeout -s KILL 1 stat "$mnt/$name" > /dev/null 2>&1 && false
+		unmount_castore "$mnt" "$MOUNT_PID"
+		[ "$UNMOUNT_RC" = 0 ]
+	done
+}
