@@ -72,9 +72,10 @@ int main(int argc, char **argv)
 
 	if (is_helper_name(argv[0]))
 		return cmd_mount_helper(argc, argv);
-	/* mount.fuse3 runs "castore SOURCE MOUNTPOINT -o OPTS" */
-	if (argc >= 3 && argv[1][0] != '-' && strchr(argv[1], '/') &&
-	    argv[2][0] != '-')
+	/* mount.fuse3 runs "castore SOURCE MOUNTPOINT -o OPTS"; nothing else
+	 * is taken for it (a forgotten --store must not mount the store) */
+	if (argc >= 4 && argv[1][0] != '-' && strchr(argv[1], '/') &&
+	    argv[2][0] != '-' && strncmp(argv[3], "-o", 2) == 0)
 		return cmd_mount_helper(argc, argv);
 	/* '+': stop at the verb, its options are its own */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -106,6 +107,11 @@ int main(int argc, char **argv)
 			return verbs[i].fn(vargc, vargv);
 		}
 	}
-	log_error("unknown command '%s' (try 'castore --help')", argv[optind]);
+	if (strchr(argv[optind], '/'))
+		log_error("unknown command '%s' (a store directory is given "
+			  "as --store DIR)", argv[optind]);
+	else
+		log_error("unknown command '%s' (try 'castore --help')",
+			  argv[optind]);
 	return EXIT_USAGE;
 }

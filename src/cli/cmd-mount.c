@@ -12,9 +12,11 @@
  *
  * -o words: list_root, threads=N, allow_other, no_xattr, no_verify,
  * no_passthrough, no_open, no_uring, substituter=URL, trusted_public_key=KEY,
- * no_require_sigs, foreground; the
- * generic mount options (ro, rw, dev, suid, exec, auto, user, _netdev,
- * nofail, x-*, ...) are accepted and ignored.  The helper form daemonizes
+ * no_require_sigs, connect_timeout=S, stall_timeout=S, foreground; the
+ * generic flags noexec, noatime, nodiratime, relatime and strictatime go
+ * to the kernel; the mount is always ro, nosuid and nodev, and mount(8)'s
+ * own words (rw, auto, user, _netdev, nofail, x-*, ...) are accepted and
+ * ignored.  The helper form daemonizes
  * unless "foreground" is given, and returns once the mount is live.
  */
 #include "cli/cli.h"
@@ -280,11 +282,22 @@ static int serve_daemon(struct mount_args *a)
 
 static int parse_o(struct mount_args *a, char *opts)
 {
+	/* the mount is always read-only, nosuid and nodev: the store has
+	 * no setuid files and no devices; the rest are mount(8)'s own */
 	static const char *const ignored[] = {
-		"ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
+		"ro", "rw", "dev", "nodev", "suid", "nosuid", "exec",
 		"auto", "noauto", "user", "nouser", "users", "_netdev",
-		"nofail", "defaults", "atime", "noatime", "relatime",
-		"default_permissions", NULL,
+		"nofail", "defaults", "atime", "default_permissions", "async",
+		NULL,
+	};
+	/* generic flags passed on to the kernel */
+	static const struct {
+		const char *word;
+		unsigned long flag;
+	} flags[] = {
+		{ "noexec", MS_NOEXEC },       { "noatime", MS_NOATIME },
+		{ "nodiratime", MS_NODIRATIME }, { "relatime", MS_RELATIME },
+		{ "strictatime", MS_STRICTATIME },
 	};
 	char *save = NULL;
 
@@ -341,6 +354,15 @@ static int parse_o(struct mount_args *a, char *opts)
 		} else {
 			bool known = false;
 
+			for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]);
+			     i++)
+				if (strcmp(w, flags[i].word) == 0) {
+					a->fs.mount_flags |= flags[i].flag;
+					known = true;
+				}
+			/* "exec" after "noexec" wins, as with mount(8) */
+			if (strcmp(w, "exec") == 0)
+				a->fs.mount_flags &= ~(unsigned long)MS_NOEXEC;
 			for (size_t i = 0; ignored[i]; i++)
 				known |= strcmp(w, ignored[i]) == 0;
 			if (!known) {
@@ -398,7 +420,10 @@ static void mount_help(void)
 	       "threads=N,\n                  allow_other, no_xattr, no_verify, "
 	       "no_passthrough, no_open,\n                  no_uring, substituter=URL, "
 	       "trusted_public_key=KEY, no_require_sigs,\n                  "
-	       "connect_timeout=S, stall_timeout=S\n\n"
+	       "connect_timeout=S, stall_timeout=S; and the generic\n"
+	       "                  noexec, noatime, nodiratime, relatime, "
+	       "strictatime (the mount\n                  is always ro, "
+	       "nosuid, nodev)\n\n"
 	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
 	       "ro,list_root  0 0\n");
 }

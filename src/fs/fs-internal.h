@@ -66,6 +66,10 @@ struct fs {
 	uint64_t root_gen;
 };
 
+/* The -o words (",noexec,...") of the generic mount flags in flags, as
+ * libfuse's fuse_session_mount() takes them, into buf (n bytes). */
+void fs_mount_flag_words(unsigned long flags, char *buf, size_t n);
+
 /* Free the shared root snapshot (at unmount). */
 void fs_root_snapshot_release(struct fs *fs);
 

@@ -57,6 +57,10 @@ struct cas_fs_opts {
 	bool no_open;
 	bool no_uring;     /* never FUSE over io_uring, even if offered */
 	unsigned threads;  /* worker threads; 0: the default (8) */
+	/* generic mount flags asked for (fstab, -o): MS_NOEXEC, MS_NOATIME,
+	 * MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME; the mount is always
+	 * MS_RDONLY | MS_NOSUID | MS_NODEV */
+	unsigned long mount_flags;
 	/* filled as the mount ends (may be NULL) */
 	struct cas_fs_stats *stats;
 	/* called once the mount is live (may be NULL) */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 /*
  * Let the kernel send 1 MiB reads: FUSE's readahead is capped by the
@@ -32,10 +33,32 @@ static void raise_readahead(const char *mountpoint)
 	}
 }
 
+void fs_mount_flag_words(unsigned long flags, char *buf, size_t n)
+{
+	static const struct {
+		unsigned long flag;
+		const char *word;
+	} words[] = {
+		{ MS_NOEXEC, ",noexec" },       { MS_NOATIME, ",noatime" },
+		{ MS_NODIRATIME, ",nodiratime" }, { MS_RELATIME, ",relatime" },
+		{ MS_STRICTATIME, ",strictatime" },
+	};
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if ((flags & words[i].flag) && len + strlen(words[i].word) < n) {
+			memcpy(buf + len, words[i].word,
+			       strlen(words[i].word) + 1);
+			len += strlen(words[i].word);
+		}
+}
+
 int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		 const struct cas_fs_opts *opts, const char **ret_error)
 {
 	const char *argv[16];
+	char mount_opts[512], flag_words[128];
 	int argc = 0, r;
 	unsigned threads;
 	struct fuse_args args;
@@ -53,14 +76,14 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 	}
 	fs.inodes.on_free = fs_passthrough_forget;
 	fs.inodes.on_free_ud = &fs;
+	fs_mount_flag_words(opts->mount_flags, flag_words, sizeof(flag_words));
+	snprintf(mount_opts, sizeof(mount_opts),
+		 "ro,nosuid,nodev,fsname=castore,subtype=castore,"
+		 "default_permissions," FS_MAX_READ_OPT "%s%s",
+		 opts->allow_other ? ",allow_other" : "", flag_words);
 	argv[argc++] = "castore";
 	argv[argc++] = "-o";
-	argv[argc++] = opts->allow_other
-			       ? "ro,fsname=castore,subtype=castore,"
-				 "default_permissions," FS_MAX_READ_OPT
-				 ",allow_other"
-			       : "ro,fsname=castore,subtype=castore,"
-				 "default_permissions," FS_MAX_READ_OPT;
+	argv[argc++] = mount_opts;
 	args = (struct fuse_args)FUSE_ARGS_INIT(argc, (char **)argv);
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!se) {

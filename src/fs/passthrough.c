@@ -215,7 +215,8 @@ int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
 		return -EINVAL;
 	}
 	if (mount("castore", mountpoint, "fuse.castore",
-		  MS_RDONLY | MS_NOSUID | MS_NODEV, opts) < 0) {
+		  MS_RDONLY | MS_NOSUID | MS_NODEV | fs->opts.mount_flags,
+		  opts) < 0) {
 		int r = -errno;
 
 		close(fd);

@@ -97,3 +97,44 @@ castore_mounts() {
 	fusermount3 -u "$MNT"
 	[ "$(castore_mounts)" = 0 ]
 }
+
+@test "noexec from -o, the helper form and mount.fuse3 reaches the kernel" {
+	local exe="$BATS_TEST_TMPDIR/exe"
+	mkdir -p "$exe"
+	printf '#!/bin/sh\necho ran\n' > "$exe/run"
+	chmod +x "$exe/run"
+	local p
+	p=$("$CASTORE" import "$exe")
+	for args in "-o noexec" "--no-passthrough -o noexec" "-o noexec,exec"; do
+		# shellcheck disable=SC2086
+		mount_castore "$MNT" $args
+		opts=$(findmnt -n -o OPTIONS "$MNT")
+		echo "$args: $opts"
+		[[ ",$opts," == *,ro,* && ",$opts," == *,nosuid,* && ",$opts," == *,nodev,* ]]
+		if [[ "$args" == *noexec,exec* ]]; then
+			[ "$("$MNT/${p#/nix/store/}/run")" = ran ]
+		else
+			[[ ",$opts," == *,noexec,* ]]
+			run "$MNT/${p#/nix/store/}/run"
+			[ "$status" = 126 ]
+		fi
+		unmount_castore "$MNT" "$MOUNT_PID"
+	done
+	ln -s "$CASTORE" "$BATS_TEST_TMPDIR/mount.fuse.castore"
+	"$BATS_TEST_TMPDIR/mount.fuse.castore" "$CASTORE_STORE" "$MNT" -o ro,noexec,noatime 3>&-
+	[[ ",$(findmnt -n -o OPTIONS "$MNT")," == *,noexec,*noatime* ||
+		",$(findmnt -n -o OPTIONS "$MNT")," == *,noatime,*noexec* ]]
+	fusermount3 -u "$MNT"
+	PATH="$(dirname "$CASTORE"):$PATH" mount.fuse3 "$CASTORE_STORE" "$MNT" -t castore -o noexec 3>&-
+	[[ ",$(findmnt -n -o OPTIONS "$MNT")," == *,noexec,* ]]
+	fusermount3 -u "$MNT"
+}
+
+@test "a forgotten --store is not taken for the mount helper form" {
+	local dir="$BATS_TEST_TMPDIR/storedir"
+	mkdir -p "$dir/verify"
+	run "$CASTORE" "$dir" verify
+	[ "$status" = 2 ]
+	[[ "$output" == *"unknown command '$dir' (a store directory is given as --store DIR)"* ]]
+	! mountpoint -q "$dir/verify"
+}

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -504,12 +505,15 @@ static bool stamped(struct cas_store *s, const struct cas_digest *d)
 	return s->blobs->ops->stamp_get(s->blobs, d, stamp) == 0;
 }
 
+/* A temp file: a regular file below blobs/tmp, not a writer's lock. */
 static int count_tmp(const char *p, const struct stat *st, int flag,
 		     struct FTW *ftw)
 {
-	(void)p;
 	(void)ftw;
-	return flag == FTW_F && S_ISREG(st->st_mode) ? 1 : 0;
+	return flag == FTW_F && S_ISREG(st->st_mode) &&
+		       !strstr(p, "/tmp/writers/")
+		       ? 1
+		       : 0;
 }
 
 /* Local only: no file in the staging directories below blobs/tmp. */
