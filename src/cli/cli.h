@@ -27,7 +27,8 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int log_error_errno(int r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* The store directory in effect (see arg_store).  Never NULL. */
+/* The store directory in effect (see arg_store); NULL when it is the
+ * per-user default and there is no home directory. */
 const char *cli_store_dir(void);
 
 /* Open the store; 'create' makes it if absent.  Logs on failure. */

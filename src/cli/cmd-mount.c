@@ -74,7 +74,7 @@ static int make_absolute(struct mount_args *a)
 				       "mount: cannot use mountpoint '%s'",
 				       a->mountpoint);
 	a->mountpoint = mp;
-	if (realpath(dir, store))
+	if (dir && realpath(dir, store))
 		arg_store = store;
 	return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *arg_store;
@@ -37,10 +39,30 @@ int log_error_errno(int r, const char *fmt, ...)
 	return r;
 }
 
+/* The home directory: $HOME, else the password database's. */
+static const char *home_dir(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h && *h)
+		return h;
+	pw = getpwuid(getuid());
+	return pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : NULL;
+}
+
+/* Whether the store directory is the per-user default (not named). */
+static bool store_is_default(void)
+{
+	const char *e = getenv("CASTORE_STORE");
+
+	return !arg_store && !(e && *e) && geteuid() != 0;
+}
+
 const char *cli_store_dir(void)
 {
 	static char buf[4096];
-	const char *e;
+	const char *e, *home;
 
 	if (arg_store)
 		return arg_store;
@@ -50,18 +72,54 @@ const char *cli_store_dir(void)
 	if (geteuid() == 0)
 		return "/var/lib/castore";
 	e = getenv("XDG_DATA_HOME");
+	home = home_dir();
 	if (e && *e)
 		snprintf(buf, sizeof(buf), "%s/castore", e);
+	else if (home)
+		snprintf(buf, sizeof(buf), "%s%s.local/share/castore", home,
+			 home[strlen(home) - 1] == '/' ? "" : "/");
 	else
-		snprintf(buf, sizeof(buf), "%s/.local/share/castore",
-			 getenv("HOME") ? getenv("HOME") : "/");
+		return NULL;
 	return buf;
+}
+
+/* mkdir -p of dir's parents, private (0700) as XDG wants its base
+ * directories.  0 or -errno. */
+static int make_parents(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
 }
 
 int cli_open_store(bool create, struct cas_store **ret)
 {
 	const char *dir = cli_store_dir();
-	int r = cas_store_open_local(dir, create, ret);
+	int r;
+
+	if (!dir) {
+		log_error("no home directory (HOME is unset and the password "
+			  "database has none) for the default store: pass "
+			  "--store DIR");
+		return -ENOENT;
+	}
+	/* a fresh account has no ~/.local/share yet */
+	if (create && store_is_default() && (r = make_parents(dir)) < 0)
+		return log_error_errno(r, "cannot make the directories of "
+					  "store '%s'", dir);
+	r = cas_store_open_local(dir, create, ret);
 
 	if (r == -ENOENT && !create)
 		log_error("no store at '%s' (import something first, or "

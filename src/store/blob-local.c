@@ -135,6 +135,8 @@ static int bl_stamp_put(struct cas_blob_service *s, const struct cas_digest *d,
 	time_t now = time(NULL);
 	int r = 0;
 
+	if (b->l->readonly)
+		return -EROFS;
 	pthread_mutex_lock(&b->stamp_lock);
 	if (!b->pending)
 		b->pending = malloc(STAMP_BATCH * sizeof(*b->pending));
@@ -161,6 +163,8 @@ static int bl_stamp_get(struct cas_blob_service *s, const struct cas_digest *d,
 	struct cas_buf v = { 0 };
 	int r = -ENOENT;
 
+	if (!b->l->has_stamps)
+		return -ENOENT;
 	pthread_mutex_lock(&b->stamp_lock);
 	for (size_t i = b->npending; i-- > 0;)
 		if (cas_digest_eq(&b->pending[i].d, d)) {
@@ -185,6 +189,8 @@ static int bl_stamp_drop(struct cas_blob_service *s,
 {
 	struct blob_local *b = (struct blob_local *)s;
 
+	if (b->l->readonly)
+		return -EROFS;
 	pthread_mutex_lock(&b->stamp_lock);
 	flush_stamps(b); /* so that no pending stamp outlives the drop */
 	pthread_mutex_unlock(&b->stamp_lock);

@@ -50,6 +50,8 @@ struct cas_local {
 	MDB_dbi dirs;
 	MDB_dbi infos;
 	MDB_dbi stamps;
+	bool has_stamps; /* false: read-only, from before the stamps table */
+	bool readonly;   /* opened by a user who may not write it */
 	pthread_mutex_t writer_lock;
 	int writer_fd; /* this process's writer lock, or -1 (local-tmp.c) */
 };

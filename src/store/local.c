@@ -339,13 +339,73 @@ static int check_meta_tree(struct cas_local *l)
 	return r;
 }
 
+/*
+ * Open the LMDB environment.  A user who may read the store but not write
+ * its lock file (another user's store, shared read-only) gets it read-only
+ * and without LMDB's reader table: LMDB opens its lock file for writing
+ * even for readers.  Such a reader is not seen by writers, who may then
+ * reuse pages it reads; that is safe while no import runs beside it.
+ */
+static int open_env(struct cas_local *l, const char *meta, bool create)
+{
+	unsigned flags = MDB_NOSUBDIR | MDB_NOTLS;
+	int rc, dead;
+
+	for (;;) {
+		if ((rc = mdb_env_create(&l->env)) ||
+		    (rc = mdb_env_set_maxdbs(l->env, 4)) ||
+		    (rc = mdb_env_set_mapsize(l->env, LOCAL_MAP_SIZE)) ||
+		    (rc = mdb_env_set_maxreaders(l->env, 1022)))
+			return cas_lmdb_errno(rc);
+		rc = mdb_env_open(l->env, meta, flags, 0644);
+		if (rc == 0)
+			break;
+		mdb_env_close(l->env);
+		l->env = NULL;
+		if (rc != EACCES || create || l->readonly)
+			return cas_lmdb_errno(rc);
+		l->readonly = true;
+		flags |= MDB_RDONLY | MDB_NOLOCK;
+	}
+	/* readers of killed processes would pin old pages forever */
+	if (!l->readonly)
+		mdb_reader_check(l->env, &dead);
+	return 0;
+}
+
+/* The tables: made if missing, unless read-only (then a store from before
+ * the stamps table simply has no stamps). */
+static int open_tables(struct cas_local *l)
+{
+	unsigned create = l->readonly ? 0 : MDB_CREATE;
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if ((rc = mdb_txn_begin(l->env, NULL, l->readonly ? MDB_RDONLY : 0,
+				&txn)) ||
+	    (rc = mdb_dbi_open(txn, "directories", create, &l->dirs)) ||
+	    (rc = mdb_dbi_open(txn, "pathinfo", create, &l->infos)))
+		goto out;
+	rc = mdb_dbi_open(txn, "stamps", create, &l->stamps);
+	l->has_stamps = rc == 0;
+	if (rc == MDB_NOTFOUND && l->readonly)
+		rc = 0;
+	if (rc == 0) {
+		rc = mdb_txn_commit(txn);
+		txn = NULL;
+	}
+out:
+	if (txn)
+		mdb_txn_abort(txn);
+	return cas_lmdb_errno(rc);
+}
+
 static int local_open(const char *path, bool create, struct cas_local **ret)
 {
 	struct cas_local *l = calloc(1, sizeof(*l));
 	_cleanup_free_ char *meta = NULL;
-	MDB_txn *txn = NULL;
 	bool fresh = false;
-	int r, dead, format;
+	int r, format;
 
 	if (!l)
 		return -ENOMEM;
@@ -399,28 +459,13 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = mdb_env_create(&l->env)) ||
-	    (r = mdb_env_set_maxdbs(l->env, 4)) ||
-	    (r = mdb_env_set_mapsize(l->env, LOCAL_MAP_SIZE)) ||
-	    (r = mdb_env_set_maxreaders(l->env, 1022)) ||
-	    (r = mdb_env_open(l->env, meta, MDB_NOSUBDIR | MDB_NOTLS, 0644))) {
-		r = cas_lmdb_errno(r);
+	r = open_env(l, meta, create);
+	if (r < 0)
 		goto fail;
-	}
-	/* readers of killed processes would pin old pages forever */
-	mdb_reader_check(l->env, &dead);
 	if (!fresh && (r = check_meta_tree(l)) < 0)
 		goto fail;
-	if ((r = mdb_txn_begin(l->env, NULL, 0, &txn)) ||
-	    (r = mdb_dbi_open(txn, "directories", MDB_CREATE, &l->dirs)) ||
-	    (r = mdb_dbi_open(txn, "pathinfo", MDB_CREATE, &l->infos)) ||
-	    (r = mdb_dbi_open(txn, "stamps", MDB_CREATE, &l->stamps)) ||
-	    (r = mdb_txn_commit(txn))) {
-		if (txn && r)
-			mdb_txn_abort(txn);
-		r = cas_lmdb_errno(r);
+	if ((r = open_tables(l)) < 0)
 		goto fail;
-	}
 	/* from now on, metadata missing beside this record is damage; an
 	 * older store gets its record on its first writable open */
 	if (format == 0 && (r = write_format(l->root_fd)) < 0 &&
