@@ -37,7 +37,7 @@ FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -DFUSE_USE_VERSION=312 -Isrc -I$(B)/gen -I$(BLAKE3_DIR)
 CFLAGS_BASE = -std=gnu17 $(OPT) -fno-strict-aliasing -pthread $(EXTRA_CFLAGS)
-LIBS = -llmdb -lprotobuf-c -lcrypto -lcurl -llzma -lzstd -lbz2 $(FUSE_LIBS) -luring -pthread
+LIBS = -llmdb -lprotobuf-c -lcrypto -lcurl -llzma -lzstd -lbz2 -lz -lbrotlidec $(FUSE_LIBS) -luring -pthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 ifneq ($(SANITIZE),)
@@ -114,10 +114,10 @@ $(B)/obj/%.o: src/%.c $(GEN_H)
 include tests/tests.mk
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, and the mount
-# helper that mount(8) runs for "-t fuse.castore" (it looks in /sbin, so
-# SBINDIR=/sbin where fstab mounts are wanted).
+# helper that mount(8) runs for "-t fuse.castore" (it looks in /sbin:
+# SBINDIR defaults to it).
 PREFIX ?= /usr/local
-SBINDIR ?= $(PREFIX)/sbin
+SBINDIR ?= /sbin
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/castore
 	install -d $(DESTDIR)$(SBINDIR)

@@ -9,7 +9,7 @@ librust-blake3-dev
 libssl-dev liblmdb-dev
 libprotobuf-c-dev protobuf-c-compiler
 libcurl4-openssl-dev libmicrohttpd-dev
-liblzma-dev libzstd-dev libbz2-dev
+liblzma-dev libzstd-dev libbz2-dev zlib1g-dev libbrotli-dev
 libcriterion-dev bats nix-bin
 clang attr xxd b3sum python3 psmisc bc
 squashfuse squashfs-tools erofs-utils fio hyperfine

@@ -48,6 +48,9 @@ struct cli_subst {
 	struct cas_public_key keys[CLI_SUBST_MAX];
 	size_t nkeys;
 	bool no_require_sigs;
+	bool no_nix_conf; /* --no-nix-conf: take nothing from Nix's config */
+	bool nix_conf_read;
+	const char *netrc_file;
 	unsigned connect_timeout, stall_timeout; /* seconds; 0: default */
 	void (*progress)(void *ud, uint64_t bytes);
 	void *progress_ud;
@@ -62,6 +65,7 @@ int cli_subst_add_key(struct cli_subst *c, const char *key);
 #define CLI_OPT_NO_REQUIRE_SIGS 0x102
 #define CLI_OPT_CONNECT_TIMEOUT 0x103
 #define CLI_OPT_STALL_TIMEOUT 0x104
+#define CLI_OPT_NO_NIX_CONF 0x105
 #define CLI_SUBST_OPTIONS                                                      \
 	{ "substituter", required_argument, NULL, CLI_OPT_SUBSTITUTER },       \
 	{ "trusted-public-key", required_argument, NULL,                       \
@@ -69,14 +73,18 @@ int cli_subst_add_key(struct cli_subst *c, const char *key);
 	{ "no-require-sigs", no_argument, NULL, CLI_OPT_NO_REQUIRE_SIGS },     \
 	{ "connect-timeout", required_argument, NULL,                          \
 	  CLI_OPT_CONNECT_TIMEOUT },                                            \
-	{ "stall-timeout", required_argument, NULL, CLI_OPT_STALL_TIMEOUT }
+	{ "stall-timeout", required_argument, NULL, CLI_OPT_STALL_TIMEOUT },   \
+	{ "no-nix-conf", no_argument, NULL, CLI_OPT_NO_NIX_CONF }
 /* --connect-timeout / --stall-timeout (and mount's -o words): seconds,
  * 1..3600.  0, or logs and -EINVAL. */
 int cli_subst_set_timeout(struct cli_subst *c, int opt, const char *arg);
 int cli_subst_getopt(struct cli_subst *c, int opt, const char *arg);
-/* Refuse substituters without trusted keys (unless --no-require-sigs):
- * every path would fail.  0, or logs and -EINVAL. */
-int cli_subst_check(const struct cli_subst *c);
+/* Take substituters, trusted keys and the netrc file from Nix's
+ * configuration (nix-conf.h) where the options gave none, unless
+ * --no-nix-conf (once: later calls only check); then refuse substituters
+ * without trusted keys (unless --no-require-sigs): every path would fail.
+ * 0, or logs and -EINVAL. */
+int cli_subst_check(struct cli_subst *c);
 /*
  * The substituters the options name (*ret NULL if none).  With 'lazy',
  * s's path info service becomes a substituting one (the mount).  0, or

@@ -202,6 +202,10 @@ static void fetch_help(void)
 	       "signature\n"
 	       "  --connect-timeout S       give up connecting after S "
 	       "seconds (default 10)\n"
+	       "  --no-nix-conf             take no substituters, keys or "
+	       "netrc from nix.conf\n"
+	       "                            (used where these options give "
+	       "none)\n"
 	       "  --stall-timeout S         give up a transfer that gets "
 	       "under 1 KiB/s for S\n"
 	       "                            seconds (default 30); none takes "
@@ -260,8 +264,11 @@ int cmd_fetch(int argc, char **argv)
 		log_error("fetch: which store paths? (castore fetch --help)");
 		return EXIT_USAGE;
 	}
+	if (cli_subst_check(&cs) < 0)
+		return EXIT_USAGE;
 	if (cs.nurls == 0) {
-		log_error("fetch: no --substituter given");
+		log_error("fetch: no --substituter given, and nix.conf names "
+			  "no binary cache");
 		return EXIT_USAGE;
 	}
 	for (int i = optind; i < argc; i++) {

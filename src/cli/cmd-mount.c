@@ -33,7 +33,10 @@
 #include <libgen.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,10 +54,38 @@ struct mount_args {
 	const char *mountpoint;
 };
 
+/*
+ * systemd's readiness protocol (sd_notify(3)) for Type=notify units: one
+ * datagram to $NOTIFY_SOCKET (a path, or '@' for the abstract namespace).
+ * Best effort; nothing to do outside systemd.
+ */
+static void notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') ||
+	    (n = strlen(path)) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	(void)sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+		     (struct sockaddr *)&sa,
+		     (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+	close(fd);
+}
+
 static void signal_ready(void *ud)
 {
 	int *fd = ud;
 
+	notify_systemd("READY=1\nSTATUS=mounted");
 	if (*fd >= 0) {
 		(void)cas_write_full(*fd, "ready\n", 6);
 		close(*fd);
@@ -218,6 +249,7 @@ static int serve(struct mount_args *a, int ready_fd)
 			  "about 3x faster",
 			  URING_PARAM);
 	r = cas_fs_serve(s, a->mountpoint, &a->fs, &why);
+	notify_systemd("STOPPING=1");
 	cas_store_free(s);
 	cas_substituters_free(subs);
 	if (ready_fd >= 0)
@@ -338,6 +370,8 @@ static int parse_o(struct mount_args *a, char *opts)
 				return -EINVAL;
 		} else if (strcmp(w, "no_require_sigs") == 0) {
 			a->subst.no_require_sigs = true;
+		} else if (strcmp(w, "no_nix_conf") == 0) {
+			a->subst.no_nix_conf = true;
 		} else if (strncmp(w, "connect_timeout=", 16) == 0) {
 			if (cli_subst_set_timeout(&a->subst,
 						  CLI_OPT_CONNECT_TIMEOUT,
@@ -409,6 +443,10 @@ static void mount_help(void)
 	       "substituted path must be signed by one\n"
 	       "  --no-require-sigs\n                  accept unsigned "
 	       "substituted paths\n"
+	       "  --no-nix-conf   take no substituters, trusted keys or "
+	       "netrc-file from Nix's\n                  configuration "
+	       "(by default it fills what these options\n"
+	       "                  leave out)\n"
 	       "  --connect-timeout S\n                  give up connecting "
 	       "to a cache after S seconds (default 10)\n"
 	       "  --stall-timeout S\n                  give up a transfer "
@@ -419,7 +457,7 @@ static void mount_help(void)
 	       "  -o OPTS         the same as comma-separated words: list_root, "
 	       "threads=N,\n                  allow_other, no_xattr, no_verify, "
 	       "no_passthrough, no_open,\n                  no_uring, substituter=URL, "
-	       "trusted_public_key=KEY, no_require_sigs,\n                  "
+	       "trusted_public_key=KEY, no_require_sigs, no_nix_conf,\n                  "
 	       "connect_timeout=S, stall_timeout=S; and the generic\n"
 	       "                  noexec, noatime, nodiratime, relatime, "
 	       "strictatime (the mount\n                  is always ro, "

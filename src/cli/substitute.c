@@ -4,6 +4,7 @@
  *   --trusted-public-key KEY   (repeatable; NAME:BASE64)
  *   --no-require-sigs
  *   --connect-timeout S, --stall-timeout S   (net/http.h)
+ *   --no-nix-conf              (else nix.conf fills what these leave out)
  */
 #include "cli/cli.h"
 
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/nix-conf.h"
 #include "net/http.h"
 
 int cli_subst_add_url(struct cli_subst *c, const char *url)
@@ -82,14 +84,49 @@ int cli_subst_getopt(struct cli_subst *c, int opt, const char *arg)
 	case CLI_OPT_STALL_TIMEOUT:
 		r = cli_subst_set_timeout(c, opt, arg);
 		break;
+	case CLI_OPT_NO_NIX_CONF:
+		c->no_nix_conf = true;
+		r = 0;
+		break;
 	default:
 		return 0;
 	}
 	return r < 0 ? -EINVAL : 1;
 }
 
-int cli_subst_check(const struct cli_subst *c)
+static void log_conf(const char *msg)
 {
+	log_error("nix.conf: %s", msg);
+}
+
+/* Fill what the options left empty from Nix's configuration, once. */
+static int from_nix_conf(struct cli_subst *c)
+{
+	struct nix_conf conf;
+
+	if (c->no_nix_conf || c->nix_conf_read)
+		return 0;
+	c->nix_conf_read = true;
+	nix_conf_read(&conf, log_conf);
+	if (c->nurls == 0)
+		for (size_t i = 0; i < conf.nsubstituters; i++)
+			/* Nix's own local store is no binary cache */
+			if (strncmp(conf.substituters[i], "http", 4) == 0 ||
+			    strncmp(conf.substituters[i], "file://", 7) == 0)
+				if (cli_subst_add_url(c, conf.substituters[i]) < 0)
+					return -EINVAL;
+	if (c->nkeys == 0)
+		for (size_t i = 0; i < conf.nkeys; i++)
+			if (cli_subst_add_key(c, conf.keys[i]) < 0)
+				return -EINVAL;
+	c->netrc_file = conf.netrc_file;
+	return 0;
+}
+
+int cli_subst_check(struct cli_subst *c)
+{
+	if (from_nix_conf(c) < 0)
+		return -EINVAL;
 	if (c->nurls > 0 && !c->no_require_sigs && c->nkeys == 0) {
 		log_error("--substituter without --trusted-public-key: every "
 			  "path would be refused (--no-require-sigs accepts "
@@ -129,6 +166,7 @@ int cli_subst_setup(struct cli_subst *c, struct cas_store *s, bool lazy,
 	if (r < 0)
 		return r;
 	cas_http_set_timeouts(c->connect_timeout, c->stall_timeout);
+	cas_http_set_netrc(c->netrc_file);
 	r = cas_substituters_new(&o, &subs);
 	if (r < 0)
 		return log_error_errno(r, "substituters");

@@ -22,6 +22,7 @@
 #define XATTR_DIR "user.snix.castore.directory.digest"
 #define XATTR_REQUESTS "user.castore.requests"
 #define XATTR_RING_REQUESTS "user.castore.uring_requests"
+#define XATTR_INODES "user.castore.inodes"
 
 static struct fs *fs_of(fuse_req_t req)
 {
@@ -784,7 +785,8 @@ static void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 }
 
 /* The root's counters: requests taken so far, and of them over the
- * rings.  Not listed: they describe the mount, not its content. */
+ * rings; inodes held.  Not listed: they describe the mount, not its
+ * content. */
 static int root_xattr_value(struct fs *fs, const char *name, char out[64])
 {
 	uint64_t dev = __atomic_load_n(&fs->dev_requests, __ATOMIC_RELAXED);
@@ -794,7 +796,11 @@ static int root_xattr_value(struct fs *fs, const char *name, char out[64])
 		snprintf(out, 64, "%llu", (unsigned long long)(dev + ring));
 	else if (strcmp(name, XATTR_RING_REQUESTS) == 0)
 		snprintf(out, 64, "%llu", (unsigned long long)ring);
-	else
+	else if (strcmp(name, XATTR_INODES) == 0) {
+		pthread_mutex_lock(&fs->inodes.lock);
+		snprintf(out, 64, "%llu", (unsigned long long)fs->inodes.count);
+		pthread_mutex_unlock(&fs->inodes.lock);
+	} else
 		return -ENODATA;
 	return 0;
 }
@@ -884,10 +890,10 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 		.f_flag = ST_RDONLY,
 	};
 
+	/* no inode table to fill: f_files 0 ("-" in df -i, as for other
+	 * filesystems that make inodes on demand), not a full one */
 	(void)ino;
-	pthread_mutex_lock(&fs->inodes.lock);
-	sv.f_files = fs->inodes.count;
-	pthread_mutex_unlock(&fs->inodes.lock);
+	(void)fs;
 	fuse_reply_statfs(req, &sv);
 }
 

@@ -1,10 +1,12 @@
 #include "net/decompress.h"
 
+#include <brotli/decode.h>
 #include <bzlib.h>
 #include <errno.h>
 #include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -14,6 +16,8 @@ struct cas_decoder {
 	lzma_stream xz;
 	ZSTD_DStream *zstd;
 	bz_stream bz;
+	z_stream gz;
+	BrotliDecoderState *br;
 };
 
 int cas_decoder_new(enum cas_compression c, struct cas_decoder **ret)
@@ -47,6 +51,17 @@ int cas_decoder_new(enum cas_compression c, struct cas_decoder **ret)
 		if (BZ2_bzDecompressInit(&d->bz, 0, 0) != BZ_OK)
 			r = -ENOMEM;
 		break;
+	case CAS_COMPRESSION_GZIP:
+		/* 16 + 15: a gzip header, a 32 KiB window at most */
+		if (inflateInit2(&d->gz, 16 + 15) != Z_OK)
+			r = -ENOMEM;
+		break;
+	case CAS_COMPRESSION_BROTLI:
+		/* brotli windows are 16 MiB at most (large windows off) */
+		d->br = BrotliDecoderCreateInstance(NULL, NULL, NULL);
+		if (!d->br)
+			r = -ENOMEM;
+		break;
 	default:
 		r = -ENOTSUP;
 	}
@@ -68,6 +83,10 @@ void cas_decoder_free(struct cas_decoder *d)
 		ZSTD_freeDStream(d->zstd);
 	if (d->c == CAS_COMPRESSION_BZIP2)
 		BZ2_bzDecompressEnd(&d->bz);
+	if (d->c == CAS_COMPRESSION_GZIP)
+		inflateEnd(&d->gz);
+	if (d->br)
+		BrotliDecoderDestroyInstance(d->br);
 	free(d);
 }
 
@@ -147,6 +166,53 @@ static int run_bzip2(struct cas_decoder *d, const uint8_t **in,
 	return 0;
 }
 
+static int run_gzip(struct cas_decoder *d, const uint8_t **in, size_t *in_len,
+		    uint8_t *out, size_t out_len, size_t *ret_out)
+{
+	/* zlib's counts are unsigned int */
+	unsigned in_n = *in_len > UINT32_MAX ? UINT32_MAX : (unsigned)*in_len;
+	unsigned out_n = out_len > UINT32_MAX ? UINT32_MAX : (unsigned)out_len;
+	int zr;
+
+	d->gz.next_in = (Bytef *)*in;
+	d->gz.avail_in = in_n;
+	d->gz.next_out = out;
+	d->gz.avail_out = out_n;
+	zr = inflate(&d->gz, Z_NO_FLUSH);
+	*ret_out = out_n - d->gz.avail_out;
+	*in += in_n - d->gz.avail_in;
+	*in_len -= in_n - d->gz.avail_in;
+	if (zr == Z_STREAM_END)
+		d->ended = true;
+	else if (zr == Z_MEM_ERROR)
+		return -ENOMEM;
+	else if (zr != Z_OK && zr != Z_BUF_ERROR)
+		return -EBADMSG;
+	return 0;
+}
+
+static int run_brotli(struct cas_decoder *d, const uint8_t **in,
+		      size_t *in_len, uint8_t *out, size_t out_len,
+		      size_t *ret_out)
+{
+	size_t avail_out = out_len;
+	BrotliDecoderResult br;
+
+	br = BrotliDecoderDecompressStream(d->br, in_len, in, &avail_out, &out,
+					   NULL);
+	*ret_out = out_len - avail_out;
+	if (br == BROTLI_DECODER_RESULT_SUCCESS)
+		d->ended = true;
+	else if (br == BROTLI_DECODER_RESULT_ERROR)
+		return BrotliDecoderGetErrorCode(d->br) ==
+				       BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_1 ||
+			       BrotliDecoderGetErrorCode(d->br) ==
+				       BROTLI_DECODER_ERROR_ALLOC_RING_BUFFER_2
+			       ? -ENOMEM
+			       : -EBADMSG;
+	return 0;
+}
+
 int cas_decoder_run(struct cas_decoder *d, const uint8_t **in, size_t *in_len,
 		    uint8_t *out, size_t out_len, size_t *ret_out,
 		    bool *ret_end)
@@ -172,6 +238,10 @@ int cas_decoder_run(struct cas_decoder *d, const uint8_t **in, size_t *in_len,
 		r = run_xz(d, in, in_len, out, out_len, ret_out);
 	} else if (d->c == CAS_COMPRESSION_ZSTD) {
 		r = run_zstd(d, in, in_len, out, out_len, ret_out);
+	} else if (d->c == CAS_COMPRESSION_GZIP) {
+		r = run_gzip(d, in, in_len, out, out_len, ret_out);
+	} else if (d->c == CAS_COMPRESSION_BROTLI) {
+		r = run_brotli(d, in, in_len, out, out_len, ret_out);
 	} else {
 		r = run_bzip2(d, in, in_len, out, out_len, ret_out);
 	}

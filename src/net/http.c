@@ -45,6 +45,13 @@ void cas_http_set_timeouts(unsigned connect, unsigned stall)
 		stall_timeout = stall;
 }
 
+static const char *netrc_file;
+
+void cas_http_set_netrc(const char *path)
+{
+	netrc_file = path;
+}
+
 static pthread_key_t thread_key;
 static pthread_once_t thread_once = PTHREAD_ONCE_INIT;
 
@@ -180,6 +187,10 @@ int cas_http_stream_open(const char *url, uint64_t size,
 	curl_easy_setopt(e, CURLOPT_TIMEOUT,
 			 deadline > LONG_MAX ? LONG_MAX : (long)deadline);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "castore");
+	if (netrc_file) {
+		curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+		curl_easy_setopt(e, CURLOPT_NETRC_FILE, netrc_file);
+	}
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->curl_why);

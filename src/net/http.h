@@ -36,6 +36,10 @@ struct cas_http_stream;
 #define CAS_HTTP_DEADLINE_RATE 16384
 void cas_http_set_timeouts(unsigned connect_timeout, unsigned stall_timeout);
 
+/* Credentials for http(s) caches from a netrc file (Nix's netrc-file),
+ * process-wide; NULL: none.  The string must outlive every transfer. */
+void cas_http_set_netrc(const char *path);
+
 /* Start downloading url, expected to carry about size bytes (for its
  * deadline; 0 if unknown: a small document).  The thread's current
  * cancellation token (base/cancel.h), if any, aborts the transfer within

@@ -61,6 +61,8 @@ static int parse_compression(const char *s, size_t len,
 		{ "xz", CAS_COMPRESSION_XZ },
 		{ "zstd", CAS_COMPRESSION_ZSTD },
 		{ "bzip2", CAS_COMPRESSION_BZIP2 },
+		{ "gzip", CAS_COMPRESSION_GZIP },
+		{ "br", CAS_COMPRESSION_BROTLI },
 	};
 
 	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {

@@ -33,6 +33,8 @@ enum cas_compression {
 	CAS_COMPRESSION_XZ,
 	CAS_COMPRESSION_ZSTD,
 	CAS_COMPRESSION_BZIP2,
+	CAS_COMPRESSION_GZIP,
+	CAS_COMPRESSION_BROTLI, /* Nix's "br" */
 };
 
 struct cas_narinfo {

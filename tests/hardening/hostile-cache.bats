@@ -119,3 +119,32 @@ hostile_fetch() {
 		[ "$UNMOUNT_RC" = 0 ]
 	done
 }
+
+@test "nix.conf's substituters, keys and netrc-file serve where options are absent" {
+	local conf="$BATS_TEST_TMPDIR/nixconf"
+	mkdir -p "$conf"
+	printf 'machine 127.0.0.1\nlogin castore\npassword secret\n' > "$conf/netrc"
+	cat > "$conf/nix.conf" <<CONF
+# as a Nix user writes it
+substituters = $HOSTILE/auth/cache-xz?priority=40
+trusted-public-keys = $WRONG_PK
+CONF
+	# NIX_CONFIG comes after the file: an extra key, and no 'substituters ='
+	run env NIX_CONF_DIR="$conf" NIX_CONFIG="extra-trusted-public-keys = $PK" \
+		NIX_USER_CONF_FILES=/nonexistent timeout 60 "$CASTORE" fetch "$DEP"
+	echo "$output"
+	[ "$status" = 0 ]
+	[ "$output" = "$DEP" ]
+	# without the netrc the cache refuses: the error says so
+	rm -rf "$CASTORE_STORE" "$conf/netrc"
+	run env NIX_CONF_DIR="$conf" NIX_CONFIG="extra-trusted-public-keys = $PK" \
+		NIX_USER_CONF_FILES=/nonexistent timeout 60 "$CASTORE" fetch "$DEP"
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ "$output" == *"HTTP status 401"* ]]
+	# --no-nix-conf: nothing is taken from it
+	run env NIX_CONF_DIR="$conf" NIX_CONFIG= NIX_USER_CONF_FILES=/nonexistent \
+		"$CASTORE" fetch --no-nix-conf "$DEP"
+	[ "$status" = 2 ]
+	[[ "$output" == *"no --substituter given"* ]]
+}

@@ -9,10 +9,12 @@ usage: hostile-cache.py serve ROOT PORTFILE
 /drip/CACHE/...      narinfos are sent 2 bytes a second, for ever
 /endless/CACHE/...   NARs are followed by zeros, for ever, with no length
 /bigdict/CACHE/...   (the files as they are: the cache was patched)
+/auth/CACHE/...      the file, to HTTP basic auth castore:secret only
 
 Listens on 127.0.0.1, on a free port written to PORTFILE; stops on
 SIGTERM.  Counts the NAR bytes it sent in ROOT/sent-<mode>.
 """
+import base64
 import http.server
 import os
 import socketserver
@@ -79,6 +81,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = open(path, "rb").read()
+        if mode == "auth" and self.headers.get("Authorization") != \
+                "Basic " + base64.b64encode(b"castore:secret").decode():
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="cache"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if mode == "drip" and path.endswith(".narinfo"):
             self.send_response(200)
             self.end_headers()

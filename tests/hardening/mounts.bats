@@ -138,3 +138,29 @@ castore_mounts() {
 	[[ "$output" == *"unknown command '$dir' (a store directory is given as --store DIR)"* ]]
 	! mountpoint -q "$dir/verify"
 }
+
+@test "a systemd Type=notify unit hears READY=1 once the mount is live" {
+	sock="$BATS_TEST_TMPDIR/notify"
+	run python3 - "$sock" "$CASTORE" "$MNT" <<'PY'
+import os, socket, subprocess, sys
+sock, castore, mnt = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sock)
+s.settimeout(20)
+env = dict(os.environ, NOTIFY_SOCKET=sock)
+p = subprocess.Popen([castore, "mount", mnt], env=env, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+msg = s.recv(4096).decode()
+print(msg.replace("\n", " "))
+print("mounted" if os.path.ismount(mnt) else "not mounted")
+subprocess.run(["fusermount3", "-u", mnt], check=True)
+print(s.recv(4096).decode().strip())
+print("exit", p.wait(timeout=20))
+PY
+	echo "$output"
+	[ "$status" = 0 ]
+	[ "${lines[0]}" = "READY=1 STATUS=mounted" ]
+	[ "${lines[1]}" = mounted ]
+	[ "${lines[2]}" = STOPPING=1 ]
+	[ "${lines[3]}" = "exit 0" ]
+}

@@ -1,5 +1,5 @@
 # Shared set-up of the substituter tests: derivations built offline by
-# real Nix, binary caches written by `nix copy` (xz, zstd, bzip2, none;
+# real Nix, binary caches written by `nix copy` (xz, zstd, bzip2, gzip, br, none;
 # signed), served by a real nginx on 127.0.0.1, started and stopped by the
 # tests.
 
@@ -28,7 +28,7 @@ NIX
 	PK=$(cat "$F/pk")
 	WRONG_PK=$(cat "$F/wrong-pk")
 	export PK WRONG_PK
-	for c in xz zstd bzip2 none; do
+	for c in xz zstd bzip2 gzip br none; do
 		nix copy --to "file://$F/cache-$c?compression=$c&secret-key=$F/sk" "$TOP" 2>/dev/null
 	done
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -75,8 +75,8 @@ PY
 	! "$CASTORE" path-info "$DEP" 2> /dev/null
 }
 
-@test "mount with a substituter: paths appear on lookup, identical to Nix's (xz, zstd, bzip2, none)" {
-	for c in xz zstd bzip2 none; do
+@test "mount with a substituter: paths appear on lookup, identical to Nix's (xz, zstd, bzip2, gzip, br, none)" {
+	for c in xz zstd bzip2 gzip br none; do
 		rm -rf "$CASTORE_STORE"
 		mount_castore "$MNT" --substituter "$URL/cache-$c" --trusted-public-key "$PK"
 		diff -r --no-dereference "$TOP" "$MNT/${TOP#/nix/store/}"
