@@ -27,6 +27,10 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int log_error_errno(int r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* From now on, log_error goes to syslog (ident castore, facility daemon):
+ * for a daemon that has left its terminal. */
+void cli_log_to_syslog(void);
+
 /* The store directory in effect (see arg_store); NULL when it is the
  * per-user default and there is no home directory. */
 const char *cli_store_dir(void);

@@ -81,11 +81,24 @@ static void notify_systemd(const char *state)
 	close(fd);
 }
 
+/* --daemon's child: once the mount is live, its parent has returned and
+ * the terminal is no longer its own: log to syslog from then on. */
+static bool detach_log_at_ready;
+
 static void signal_ready(void *ud)
 {
 	int *fd = ud;
 
 	notify_systemd("READY=1\nSTATUS=mounted");
+	if (detach_log_at_ready) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		cli_log_to_syslog();
+		if (null >= 0) {
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+	}
 	if (*fd >= 0) {
 		(void)cas_write_full(*fd, "ready\n", 6);
 		close(*fd);
@@ -218,6 +231,40 @@ static bool uring_switched_off(void)
 	return v[0] == 'N';
 }
 
+/*
+ * Whether to give the io_uring note: once per boot, not on every mount (a
+ * machine that keeps it off on purpose hears it once).  The marker lives
+ * in /run, which every boot starts empty; without /run (or its right),
+ * the note is given.
+ */
+static bool first_note_this_boot(void)
+{
+	const char *dir = geteuid() == 0 ? "/run/castore" : NULL;
+	char path[256];
+	int fd;
+
+	if (!dir) {
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+		if (!xdg || !*xdg)
+			return true;
+		snprintf(path, sizeof(path), "%s/castore", xdg);
+		dir = path;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return true;
+	{
+		char marker[300];
+
+		snprintf(marker, sizeof(marker), "%s/uring-note-given", dir);
+		fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	}
+	if (fd < 0)
+		return errno != EEXIST;
+	close(fd);
+	return true;
+}
+
 /* Serve in this process; ready_fd gets "ready" once the mount is live. */
 static int serve(struct mount_args *a, int ready_fd)
 {
@@ -243,10 +290,10 @@ static int serve(struct mount_args *a, int ready_fd)
 	a->fs.ready = signal_ready;
 	a->fs.ready_ud = &ready_fd;
 	a->fs.stats = &stats;
-	if (!a->fs.no_uring && uring_switched_off())
+	if (!a->fs.no_uring && uring_switched_off() && first_note_this_boot())
 		log_error("mount: note: FUSE over io_uring is off in this kernel; "
 			  "'echo Y > %s' before mounting makes each open "
-			  "about 3x faster",
+			  "about 3x faster (said once per boot)",
 			  URING_PARAM);
 	r = cas_fs_serve(s, a->mountpoint, &a->fs, &why);
 	notify_systemd("STOPPING=1");
@@ -300,6 +347,9 @@ static int serve_daemon(struct mount_args *a)
 			dup2(null, STDOUT_FILENO);
 			close(null);
 		}
+		/* errors before the mount is live still reach the terminal,
+		 * for the parent to show */
+		detach_log_at_ready = true;
 		_exit(serve(a, p[1]));
 	}
 	close(p[1]);

@@ -7,12 +7,31 @@
 #include <string.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 const char *arg_store;
 
+static bool use_syslog;
+
+void cli_log_to_syslog(void)
+{
+	openlog("castore", LOG_PID, LOG_DAEMON);
+	use_syslog = true;
+}
+
 static void vlog(int r, const char *fmt, va_list ap)
 {
+	if (use_syslog) {
+		char msg[2048];
+
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		if (r)
+			syslog(LOG_ERR, "%s: %s", msg, strerror(-r));
+		else
+			syslog(LOG_ERR, "%s", msg);
+		return;
+	}
 	fputs("castore: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	if (r)

@@ -164,3 +164,30 @@ PY
 	[ "${lines[2]}" = STOPPING=1 ]
 	[ "${lines[3]}" = "exit 0" ]
 }
+
+@test "a detached daemon leaves the terminal alone; the io_uring note comes once per boot" {
+	"$CASTORE" mount --daemon "$MNT" 2> "$BATS_TEST_TMPDIR/err" 3>&-
+	pid=$(pgrep -f "castore mount --daemon $MNT" | head -1)
+	[ -n "$pid" ]
+	fusermount3 -u "$MNT"
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	# the "unmounted ..." line went to syslog, not to the terminal
+	[ ! -s "$BATS_TEST_TMPDIR/err" ]
+
+	param=/sys/module/fuse/parameters/enable_uring
+	[ -w "$param" ] || skip "no FUSE io_uring parameter in this kernel"
+	old=$(cat "$param")
+	echo N > "$param"
+	rm -f /run/castore/uring-note-given
+	for i in 1 2; do
+		"$CASTORE" mount --ready-fd 9 "$MNT" 9> "$BATS_TEST_TMPDIR/ready$i" \
+			2> "$BATS_TEST_TMPDIR/note$i" 3>&- &
+		pid=$!
+		for _ in $(seq 1 100); do [ -s "$BATS_TEST_TMPDIR/ready$i" ] && break; sleep 0.05; done
+		fusermount3 -u "$MNT"
+		wait "$pid"
+	done
+	echo "$old" > "$param"
+	grep -q "FUSE over io_uring is off in this kernel" "$BATS_TEST_TMPDIR/note1"
+	! grep -q "io_uring is off" "$BATS_TEST_TMPDIR/note2"
+}

@@ -178,7 +178,7 @@ Test(narinfo, rejects)
 		{ "NarSize", "NarSize: 99999999999999999999", -EBADMSG },
 		{ "NarSize", "NarSize: 0752", -EBADMSG },
 		{ "NarSize", "NarSize: 752\nNarSize: 752", -EBADMSG },
-		{ "Compression", "Compression: gzip", -ENOTSUP },
+		{ "Compression", "Compression: lz4", -ENOTSUP },
 		{ "References", "References: not-a-path", -EBADMSG },
 		{ "Deriver", "Deriver: x7jw3rj9j2vmr2qy4c78w4fljbxbf56y-top", -EBADMSG },
 		{ "Sig", "Sig: nocolon", -EBADMSG },
