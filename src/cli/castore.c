@@ -68,6 +68,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
+	static char name[] = "castore";
 	int c;
 
 	if (is_helper_name(argv[0]))
@@ -77,6 +78,7 @@ int main(int argc, char **argv)
 	if (argc >= 4 && argv[1][0] != '-' && strchr(argv[1], '/') &&
 	    argv[2][0] != '-' && strncmp(argv[3], "-o", 2) == 0)
 		return cmd_mount_helper(argc, argv);
+	argv[0] = name; /* getopt's messages: "castore: ..." */
 	/* '+': stop at the verb, its options are its own */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
 			printf("castore %s\n", CASTORE_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, "try 'castore --help'\n");
+			fprintf(stderr, "castore: try 'castore --help'\n");
 			return EXIT_USAGE;
 		}
 	}
@@ -102,7 +104,13 @@ int main(int argc, char **argv)
 		if (strcmp(argv[optind], verbs[i].name) == 0) {
 			int vargc = argc - optind;
 			char **vargv = argv + optind;
+			char voice[64];
 
+			/* getopt's own messages ("ARGV0: unrecognized option")
+			 * then speak as every other: "castore: VERB: ..." */
+			snprintf(voice, sizeof(voice), "castore: %s",
+				 verbs[i].name);
+			vargv[0] = voice;
 			optind = 0; /* reset getopt for the verb */
 			return verbs[i].fn(vargc, vargv);
 		}

@@ -38,8 +38,19 @@ const char *cli_store_dir(void);
 /* Open the store; 'create' makes it if absent.  Logs on failure. */
 int cli_open_store(bool create, struct cas_store **ret);
 
-/* Log why resolving 'arg' failed (cas_store_resolve's r); returns 1. */
-int cli_resolve_error(int r, const char *arg);
+/* Log why resolving 'arg' in s failed (cas_store_resolve's r), as verb:
+ * an entry that does not exist in a store path that does is said so.
+ * Returns 1. */
+int cli_resolve_error(struct cas_store *s, const char *verb, int r,
+		      const char *arg);
+/*
+ * The prologue of the verbs that read one STORE_PATH[/SUB]: open the store
+ * and resolve arg to its node (cas_store_resolve).  0 with *ret_store
+ * (free it) and *ret_node (release it), or 1 (the exit status) after
+ * saying what failed: no store, no such store path, no such entry.
+ */
+int cli_open_resolve(const char *verb, const char *arg,
+		     struct cas_store **ret_store, struct cas_node *ret_node);
 
 /* Parse a decimal u64; 0 or -EINVAL. */
 int cli_parse_u64(const char *s, uint64_t *ret);

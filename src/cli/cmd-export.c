@@ -23,31 +23,63 @@ static int write_stdout(void *ud, const void *p, size_t n)
 }
 
 
-int cli_resolve_error(int r, const char *arg)
+int cli_resolve_error(struct cas_store *s, const char *verb, int r,
+		      const char *arg)
 {
-	if (r == -EINVAL)
-		log_error("'%s' is not a store path", arg);
-	else if (r == -ENOENT)
-		log_error("'%s' is not in the store", arg);
-	else if (r == -ENOTDIR)
-		log_error("'%s': a component is not a directory", arg);
-	else
-		log_error_errno(r, "cannot look up '%s'", arg);
+	struct cas_store_path sp;
+	struct cas_path_info pi;
+	const char *sub = "";
+
+	if (r == -ENOENT && cas_store_path_parse(arg, &sp, &sub) == 0 && *sub &&
+	    cas_path_info_get(s->infos, &sp, &pi) == 0) {
+		cas_path_info_release(&pi);
+		log_error("%s: '%s' does not exist", verb, arg);
+	} else if (r == -EINVAL) {
+		log_error("%s: '%s' is not a store path", verb, arg);
+	} else if (r == -ENOENT) {
+		log_error("%s: '%s' is not in the store", verb, arg);
+	} else if (r == -ENOTDIR) {
+		log_error("%s: '%s': a component is not a directory", verb, arg);
+	} else {
+		log_error_errno(r, "%s: cannot look up '%s'", verb, arg);
+	}
 	return 1;
 }
 
-static int walk_error(int r, const char *arg, const struct cas_ingest_error *e)
+int cli_open_resolve(const char *verb, const char *arg,
+		     struct cas_store **ret_store, struct cas_node *ret_node)
+{
+	struct cas_store *s;
+	int r;
+
+	if (cli_open_store(false, &s) < 0)
+		return 1;
+	r = cas_store_resolve(s, arg, NULL, ret_node);
+	if (r < 0) {
+		cli_resolve_error(s, verb, r, arg);
+		cas_store_free(s);
+		return 1;
+	}
+	*ret_store = s;
+	return 0;
+}
+
+static int walk_error(const char *verb, int r, const char *arg,
+		      const struct cas_ingest_error *e)
 {
 	if (r == -EPIPE)
 		return 1; /* reader went away; nothing to say */
 	if (r == -EBADMSG)
-		log_error("'%s': corrupt object at '%s' (run castore verify)",
-			  arg, e->path);
+		log_error("%s: '%s': corrupt object at '%s' (run castore "
+			  "verify)",
+			  verb, arg, e->path);
 	else if (r == -ENOENT)
-		log_error("'%s': missing object at '%s' (run castore verify)",
-			  arg, e->path);
+		log_error("%s: '%s': missing object at '%s' (run castore "
+			  "verify)",
+			  verb, arg, e->path);
 	else
-		log_error_errno(r, "'%s': cannot read '%s'", arg, e->path);
+		log_error_errno(r, "%s: '%s': cannot read '%s'", verb, arg,
+				e->path);
 	return 1;
 }
 
@@ -94,18 +126,13 @@ int cmd_export(int argc, char **argv)
 			  "(redirect stdout)");
 		return EXIT_USAGE;
 	}
-	if (cli_open_store(false, &s) < 0)
+	if (cli_open_resolve("export", arg, &s, &node))
 		return 1;
-	r = cas_store_resolve(s, arg, NULL, &node);
-	if (r < 0) {
-		cas_store_free(s);
-		return cli_resolve_error(r, arg);
-	}
 	cas_pipe_grow(STDOUT_FILENO, EXPORT_PIPE_SIZE);
 	r = cas_export_nar(s, &node, write_stdout, NULL, &err);
 	cas_node_release(&node);
 	cas_store_free(s);
-	return r < 0 ? walk_error(r, arg, &err) : 0;
+	return r < 0 ? walk_error("export", r, arg, &err) : 0;
 }
 
 static int cat_data(void *ud, const void *p, size_t n)
@@ -131,21 +158,16 @@ int cmd_cat(int argc, char **argv)
 	if (r <= 0)
 		return -r;
 	arg = argv[optind];
-	if (cli_open_store(false, &s) < 0)
+	if (cli_open_resolve("cat", arg, &s, &node))
 		return 1;
-	r = cas_store_resolve(s, arg, NULL, &node);
-	if (r < 0) {
-		cas_store_free(s);
-		return cli_resolve_error(r, arg);
-	}
 	if (node.type != CAS_NODE_FILE) {
-		log_error("'%s' is a %s, not a file", arg,
+		log_error("cat: '%s' is a %s, not a file", arg,
 			  cas_node_type_name(node.type));
 		r = 1;
 	} else {
 		cas_pipe_grow(STDOUT_FILENO, EXPORT_PIPE_SIZE);
 		r = cas_castore_walk(s, &node, &cat_ops, NULL, &err);
-		r = r < 0 ? walk_error(r, arg, &err) : 0;
+		r = r < 0 ? walk_error("cat", r, arg, &err) : 0;
 	}
 	cas_node_release(&node);
 	cas_store_free(s);

@@ -160,18 +160,19 @@ static void *worker(void *ud)
 		if (r < 0) {
 			f->failures++;
 		} else {
-			if (fetched) {
-				char abs[CAS_STORE_PATH_ABS_MAX];
+			char abs[CAS_STORE_PATH_ABS_MAX];
 
+			/* every path that is in the store now, fetched or
+			 * there already: the output names the whole result */
+			if (fetched)
 				f->fetched++;
-				cas_store_path_absolute(&pi.path, abs);
-				if (f->tty)
-					fprintf(stderr, "\r\033[K");
-				printf("%s\n", abs);
-				fflush(stdout);
-			} else {
+			else
 				f->present++;
-			}
+			cas_store_path_absolute(&pi.path, abs);
+			if (f->tty)
+				fprintf(stderr, "\r\033[K");
+			printf("%s\n", abs);
+			fflush(stdout);
 			for (size_t k = 0; f->recursive && k < pi.nrefs; k++)
 				if (enqueue(f, &pi.refs[k]) < 0)
 					f->failures++;
@@ -189,9 +190,10 @@ static void fetch_help(void)
 	printf("usage: castore [--store DIR] fetch [OPTIONS] STORE_PATH...\n\n"
 	       "Substitute store paths from Nix binary caches into the store "
 	       "now (a mount\nwith --substituter does it lazily, on first "
-	       "lookup).  Prints each path it\nfetched.  Every narinfo must be "
-	       "signed by a trusted key; every NAR must\nmatch its NarHash "
-	       "and NarSize before anything is stored.\n\n"
+	       "lookup).  Prints each path that is\nin the store "
+	       "afterwards, fetched or present before.  Every narinfo must "
+	       "be\nsigned by a trusted key; every NAR must match its "
+	       "NarHash and NarSize\nbefore anything is stored.\n\n"
 	       "  --substituter URL         a binary cache (http://, https://, "
 	       "file://);\n"
 	       "                            repeatable, tried in order\n"

@@ -40,7 +40,7 @@ int cmd_ls(int argc, char **argv)
 	struct cas_node node;
 	bool lng = false;
 	const char *arg;
-	int c, r;
+	int c, r = 0;
 
 	while ((c = getopt_long(argc, argv, "lh", opts, NULL)) != -1) {
 		switch (c) {
@@ -62,19 +62,14 @@ int cmd_ls(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	arg = argv[optind];
-	if (cli_open_store(false, &s) < 0)
+	if (cli_open_resolve("ls", arg, &s, &node))
 		return 1;
-	r = cas_store_resolve(s, arg, NULL, &node);
-	if (r < 0) {
-		cas_store_free(s);
-		return cli_resolve_error(r, arg);
-	}
 	if (node.type == CAS_NODE_DIRECTORY) {
 		struct cas_directory *d;
 
 		r = cas_directory_get(s->dirs, &node.digest, &d);
 		if (r < 0) {
-			log_error_errno(r, "cannot read directory '%s'", arg);
+			log_error_errno(r, "ls: cannot read directory '%s'", arg);
 		} else {
 			for (size_t i = 0; i < d->n; i++)
 				print_entry(&d->entries[i], d->entries[i].name,

@@ -180,14 +180,14 @@ int cmd_path_info(int argc, char **argv)
 		struct cas_store_path sp;
 		struct cas_path_info pi;
 		const char *sub;
+		/* a path inside a store path names that store path, as
+		 * with nix path-info */
 		int r = cas_store_path_parse(argv[i], &sp, &sub);
 
-		if (r >= 0 && *sub)
-			r = -EINVAL;
 		if (r >= 0)
 			r = cas_path_info_get(s->infos, &sp, &pi);
 		if (r < 0) {
-			failed = cli_resolve_error(r, argv[i]);
+			failed = cli_resolve_error(s, "path-info", r, argv[i]);
 			continue;
 		}
 		if (json)

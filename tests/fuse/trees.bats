@@ -402,6 +402,6 @@ PY
 	cmp "$WORK/walk1" "$WORK/walk2"
 	# statfs has no inode table to report: df -i shows "-", not 100%
 	[ "$(stat -f -c %c "$MNT")" = 0 ]
-	[ "$(df -i --output=ipcent "$MNT" | tail -1 | tr -d ' ')" = - ]
+	[ "$(df --output=ipcent "$MNT" | tail -1 | tr -d ' ')" = - ]
 	diff -r --no-dereference "$WORK/t" "$MNT/${p#/nix/store/}"
 }

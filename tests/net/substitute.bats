@@ -50,10 +50,12 @@ PY
 		"$CASTORE" export "$p" | cmp - <(nix-store --dump "$p")
 	done
 	"$CASTORE" verify
-	# everything present: nothing fetched, nothing printed
+	# everything present: nothing downloaded, every path printed
+	before=$(requests 'GET /cache-xz/')
 	run fetch --recursive --substituter "$URL/cache-xz" "$TOP"
 	[ "$status" -eq 0 ]
-	[ -z "$output" ]
+	[ "$(echo "$output" | sort)" = "$(printf '%s\n' "$DEP" "$TOP" | sort)" ]
+	[ "$(requests 'GET /cache-xz/')" = "$before" ]
 }
 
 @test "fetch keeps its connection alive: narinfo and NAR of a closure on one connection" {
