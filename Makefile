@@ -118,10 +118,15 @@ include tests/tests.mk
 # SBINDIR defaults to it).
 PREFIX ?= /usr/local
 SBINDIR ?= /sbin
+MANDIR ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/castore
 	install -d $(DESTDIR)$(SBINDIR)
 	ln -sf $(PREFIX)/bin/castore $(DESTDIR)$(SBINDIR)/mount.fuse.castore
+	install -D -m 0644 doc/castore.1 $(DESTDIR)$(MANDIR)/man1/castore.1
+	install -D -m 0644 contrib/castore.bash-completion \
+		$(DESTDIR)$(COMPLETIONDIR)/castore
 
 clean:
 	rm -rf build build-* castore

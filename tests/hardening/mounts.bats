@@ -191,3 +191,14 @@ PY
 	grep -q "FUSE over io_uring is off in this kernel" "$BATS_TEST_TMPDIR/note1"
 	! grep -q "io_uring is off" "$BATS_TEST_TMPDIR/note2"
 }
+
+@test "make install: the helper where mount(8) looks, the man page, completion" {
+	local root="$BATS_TEST_TMPDIR/root"
+	make -s -C "$BATS_TEST_DIRNAME/../.." install DESTDIR="$root" PREFIX=/usr/local \
+		B="$(basename "$(dirname "$(readlink -f "$CASTORE")")")"
+	[ -x "$root/usr/local/bin/castore" ]
+	[ "$(readlink "$root/sbin/mount.fuse.castore")" = /usr/local/bin/castore ]
+	grep -q '^\.TH CASTORE 1' "$root/usr/local/share/man/man1/castore.1"
+	bash -n "$root/usr/local/share/bash-completion/completions/castore"
+	grep -q 'complete -F _castore castore' "$root/usr/local/share/bash-completion/completions/castore"
+}
