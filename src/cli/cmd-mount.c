@@ -265,6 +265,12 @@ static bool first_note_this_boot(void)
 	return true;
 }
 
+static void log_mount_failure(void *ud, const char *msg)
+{
+	(void)ud;
+	log_error("mount: %s", msg);
+}
+
 /* Serve in this process; ready_fd gets "ready" once the mount is live. */
 static int serve(struct mount_args *a, int ready_fd)
 {
@@ -287,6 +293,7 @@ static int serve(struct mount_args *a, int ready_fd)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
+	a->fs.log = log_mount_failure;
 	a->fs.ready = signal_ready;
 	a->fs.ready_ud = &ready_fd;
 	a->fs.stats = &stats;

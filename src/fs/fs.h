@@ -61,6 +61,11 @@ struct cas_fs_opts {
 	 * MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME; the mount is always
 	 * MS_RDONLY | MS_NOSUID | MS_NODEV */
 	unsigned long mount_flags;
+	/* hears about each object the mount cannot serve (a missing or
+	 * corrupt blob or directory, an unreadable PathInfo): the caller
+	 * logs it; may be NULL */
+	void (*log)(void *ud, const char *msg);
+	void *log_ud;
 	/* filled as the mount ends (may be NULL) */
 	struct cas_fs_stats *stats;
 	/* called once the mount is live (may be NULL) */

@@ -46,6 +46,26 @@ static struct fs_inode *inode_or_reply(fuse_req_t req, struct fs *fs,
 	return i;
 }
 
+/* Tell the mount's owner about an object it cannot serve (opts.log). */
+static void report(struct fs *fs, const char *kind, const struct cas_digest *d,
+		   int r, const char *what)
+{
+	char hex[65], msg[512];
+
+	if (!fs->opts.log)
+		return;
+	cas_hex_encode(d->bytes, CAS_DIGEST_SIZE, hex);
+	snprintf(msg, sizeof(msg), "%s %s: %s; %s fails with EIO (castore "
+		 "verify names the store paths that hold it)",
+		 kind, hex,
+		 r == -ENOENT	 ? "missing from the store"
+		 : r == -EBADMSG ? "corrupt: its content does not match its "
+				   "digest"
+				 : strerror(-r),
+		 what);
+	fs->opts.log(fs->opts.log_ud, msg);
+}
+
 /* The inode's listing, fetched on first use.  0, or -EIO when the
  * directory object is missing or corrupt (a hole in the store), or
  * another -errno. */
@@ -59,8 +79,11 @@ static int inode_dir(struct fs *fs, struct fs_inode *i,
 		return -ENOTDIR;
 	if (!d) {
 		r = cas_directory_get(fs->store->dirs, &i->digest, &d);
-		if (r == -ENOENT || r == -EBADMSG)
+		if (r == -ENOENT || r == -EBADMSG) {
+			report(fs, "directory", &i->digest, r,
+			       "every access to it");
 			return -EIO;
+		}
 		if (r < 0)
 			return r;
 		d = fs_inode_set_dir(&fs->inodes, i, d);
@@ -183,6 +206,15 @@ static void lookup_root(fuse_req_t req, struct fs *fs, const char *name)
 		return;
 	}
 	if (r < 0) {
+		if (fs->opts.log && r != -EIO) { /* -EIO: the substituter said */
+			char msg[512];
+
+			snprintf(msg, sizeof(msg),
+				 "store path %s: its PathInfo cannot be read: "
+				 "%s; lookups fail with EIO",
+				 name, r == -EBADMSG ? "corrupt" : strerror(-r));
+			fs->opts.log(fs->opts.log_ud, msg);
+		}
 		reply_err(req, -EIO);
 		return;
 	}
@@ -309,8 +341,10 @@ static int open_checked(struct fs *fs, struct fs_inode *i, int *ret_fd)
 	else
 		r = cas_blob_open_checked(fs->store->blobs, &i->digest, i->size,
 					  ret_fd);
-	if (r == -ENOENT || r == -EBADMSG)
+	if (r == -ENOENT || r == -EBADMSG) {
+		report(fs, "blob", &i->digest, r, "each open of its files");
 		return -EIO;
+	}
 	if (r < 0)
 		return r;
 	__atomic_store_n(&i->verified, true, __ATOMIC_RELEASE);

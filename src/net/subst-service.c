@@ -12,11 +12,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "base/cancel.h"
+#include "hash/encoding.h"
 
 #define MISS_TTL_S 30
 #define FAILURE_TTL_S 5
@@ -89,8 +91,13 @@ static void run_job(struct subst_service *ss, struct pending *p)
 	struct cas_subst_error err;
 	int r = cas_substitute(ss->subs, &ss->view, p->digest, NULL, &err);
 
-	if (r < 0 && r != -ENOENT && ss->log && !cas_cancel_fired(&ss->stop))
-		ss->log(ss->log_ud, err.msg);
+	if (r < 0 && r != -ENOENT && ss->log && !cas_cancel_fired(&ss->stop)) {
+		char hash[CAS_STORE_PATH_HASH_LEN + 1], msg[sizeof(err.msg) + 64];
+
+		cas_nixbase32_encode(p->digest, CAS_STORE_PATH_DIGEST_SIZE, hash);
+		snprintf(msg, sizeof(msg), "store path %s: %s", hash, err.msg);
+		ss->log(ss->log_ud, msg);
+	}
 	pthread_mutex_lock(&ss->lock);
 	p->running = false;
 	if (r == 0) {

@@ -151,7 +151,12 @@ setup() {
 	[[ "$output" == *"is a directory, not a file"* ]]
 	run "$CASTORE" cat "$p/nope"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"not in the store"* ]]
+	[ "$output" = "castore: cat: '$p/nope' does not exist" ]
+	run "$CASTORE" ls "${p}x"
+	[ "$status" -eq 1 ]
+	[ "$output" = "castore: ls: '${p}x' is not in the store" ]
+	# a path inside a store path names that store path
+	[ "$("$CASTORE" path-info "$p/sub/run")" = "$("$CASTORE" path-info "$p")" ]
 	nixjson=$(nix $NIX_X path-info --json "$(nix_add "$WORK/t")")
 	ours=$("$CASTORE" path-info --json "${p#/nix/store/}")
 	for field in path narHash narSize ca references; do

@@ -202,3 +202,16 @@ PY
 	bash -n "$root/usr/local/share/bash-completion/completions/castore"
 	grep -q 'complete -F _castore castore' "$root/usr/local/share/bash-completion/completions/castore"
 }
+
+@test "the daemon logs what it cannot serve: the blob and why" {
+	local hex blob
+	hex=$(b3sum --no-names "$BATS_TEST_TMPDIR/tree/f")
+	blob="$CASTORE_STORE/blobs/${hex:0:2}/$hex"
+	chmod u+w "$blob"
+	flip_byte "$blob" 0
+	mount_castore "$MNT" 2> "$BATS_TEST_TMPDIR/log"
+	[ "$(errno_of "open('$MNT/${P#/nix/store/}/f', 'rb').read(1)")" = EIO ]
+	unmount_castore "$MNT" "$MOUNT_PID"
+	cat "$BATS_TEST_TMPDIR/log"
+	grep -q "castore: mount: blob $hex: corrupt: its content does not match its digest; each open of its files fails with EIO" "$BATS_TEST_TMPDIR/log"
+}
