@@ -95,7 +95,7 @@ int cas_lmdb_del(struct cas_local *l, MDB_dbi dbi, const void *key,
 void cas_local_ref(struct cas_local *l);
 void cas_local_unref(struct cas_local *l);
 
-/* Staging directories below blobs/tmp (see prepare_blobs in local.c). */
+/* Staging directories below blobs/tmp (see prepare_blobs in local-open.c). */
 #define CAS_LOCAL_TMP_DIRS 256
 
 /* Make the staging directory of tmpname ("tmp/xx/..."), relative to the
