@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			arg_store = optarg;
+			cli_set_store(optarg);
 			break;
 		case 'h':
 			usage(stdout);

@@ -16,10 +16,11 @@
 
 #define EXIT_USAGE 2
 
-/* The store directory: --store, else $CASTORE_STORE, else
- * /var/lib/castore for root, else $XDG_DATA_HOME/castore
- * (~/.local/share/castore). */
-extern const char *arg_store;
+/* Name the store directory (--store; a mount's store= or SOURCE).  Else
+ * it is $CASTORE_STORE, else /var/lib/castore for root, else
+ * $XDG_DATA_HOME/castore (~/.local/share/castore).  dir is borrowed for
+ * the life of the process. */
+void cli_set_store(const char *dir);
 
 /* Print "castore: <message>" to stderr. */
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -31,7 +32,7 @@ int log_error_errno(int r, const char *fmt, ...)
  * for a daemon that has left its terminal. */
 void cli_log_to_syslog(void);
 
-/* The store directory in effect (see arg_store); NULL when it is the
+/* The store directory in effect (see cli_set_store); NULL when it is the
  * per-user default and there is no home directory. */
 const char *cli_store_dir(void);
 

@@ -44,15 +44,8 @@
 #include "base/errors.h"
 #include "base/io.h"
 #include "base/mountinfo.h"
+#include "cli/mount-options.h"
 #include "fs/fs.h"
-
-struct mount_args {
-	struct cas_fs_opts fs;
-	struct cli_subst subst;
-	bool daemon;
-	int ready_fd;
-	const char *mountpoint;
-};
 
 /*
  * systemd's readiness protocol (sd_notify(3)) for Type=notify units: one
@@ -111,15 +104,18 @@ static void signal_ready(void *ud)
 static int make_absolute(struct mount_args *a)
 {
 	static char mp[4096], store[4096];
-	const char *dir = cli_store_dir();
+	const char *dir;
 
+	if (a->store) /* store= or the helper's SOURCE */
+		cli_set_store(a->store);
+	dir = cli_store_dir();
 	if (!realpath(a->mountpoint, mp))
 		return log_error_errno(cas_neg_errno(),
 				       "mount: cannot use mountpoint '%s'",
 				       a->mountpoint);
 	a->mountpoint = mp;
 	if (dir && realpath(dir, store))
-		arg_store = store;
+		cli_set_store(store);
 	return 0;
 }
 
@@ -369,238 +365,20 @@ static int serve_daemon(struct mount_args *a)
 	return 1;
 }
 
-static int parse_o(struct mount_args *a, char *opts)
-{
-	/* the mount is always read-only, nosuid and nodev: the store has
-	 * no setuid files and no devices; the rest are mount(8)'s own */
-	static const char *const ignored[] = {
-		"ro", "rw", "dev", "nodev", "suid", "nosuid", "exec",
-		"auto", "noauto", "user", "nouser", "users", "_netdev",
-		"nofail", "defaults", "atime", "default_permissions", "async",
-		NULL,
-	};
-	/* generic flags passed on to the kernel */
-	static const struct {
-		const char *word;
-		unsigned long flag;
-	} flags[] = {
-		{ "noexec", MS_NOEXEC },       { "noatime", MS_NOATIME },
-		{ "nodiratime", MS_NODIRATIME }, { "relatime", MS_RELATIME },
-		{ "strictatime", MS_STRICTATIME },
-	};
-	char *save = NULL;
-
-	for (char *w = opts; w && *w; w = save) {
-		char *comma = strchr(w, ',');
-		uint64_t n;
-
-		save = comma ? comma + 1 : NULL;
-		if (comma)
-			*comma = 0;
-		if (strcmp(w, "list_root") == 0) {
-			a->fs.list_root = true;
-		} else if (strcmp(w, "allow_other") == 0) {
-			a->fs.allow_other = true;
-		} else if (strcmp(w, "no_xattr") == 0) {
-			a->fs.no_xattr = true;
-		} else if (strcmp(w, "no_verify") == 0) {
-			a->fs.no_verify = true;
-		} else if (strcmp(w, "no_passthrough") == 0) {
-			a->fs.no_passthrough = true;
-		} else if (strcmp(w, "no_open") == 0) {
-			a->fs.no_open = true;
-		} else if (strcmp(w, "no_uring") == 0) {
-			a->fs.no_uring = true;
-		} else if (strcmp(w, "foreground") == 0) {
-			a->daemon = false;
-		} else if (strncmp(w, "threads=", 8) == 0) {
-			if (cli_parse_u64(w + 8, &n) < 0 || n == 0 || n > 1024) {
-				log_error("mount: bad threads value '%s'", w + 8);
-				return -EINVAL;
-			}
-			a->fs.threads = (unsigned)n;
-		} else if (strncmp(w, "substituter=", 12) == 0) {
-			if (cli_subst_add_url(&a->subst, w + 12) < 0)
-				return -EINVAL;
-		} else if (strncmp(w, "trusted_public_key=", 19) == 0) {
-			if (cli_subst_add_key(&a->subst, w + 19) < 0)
-				return -EINVAL;
-		} else if (strcmp(w, "no_require_sigs") == 0) {
-			a->subst.no_require_sigs = true;
-		} else if (strcmp(w, "no_nix_conf") == 0) {
-			a->subst.no_nix_conf = true;
-		} else if (strncmp(w, "connect_timeout=", 16) == 0) {
-			if (cli_subst_set_timeout(&a->subst,
-						  CLI_OPT_CONNECT_TIMEOUT,
-						  w + 16) < 0)
-				return -EINVAL;
-		} else if (strncmp(w, "stall_timeout=", 14) == 0) {
-			if (cli_subst_set_timeout(&a->subst,
-						  CLI_OPT_STALL_TIMEOUT, w + 14) < 0)
-				return -EINVAL;
-		} else if (strncmp(w, "store=", 6) == 0) {
-			arg_store = w + 6;
-		} else if (strncmp(w, "x-", 2) == 0 || w[0] == 0) {
-			continue;
-		} else {
-			bool known = false;
-
-			for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]);
-			     i++)
-				if (strcmp(w, flags[i].word) == 0) {
-					a->fs.mount_flags |= flags[i].flag;
-					known = true;
-				}
-			/* "exec" after "noexec" wins, as with mount(8) */
-			if (strcmp(w, "exec") == 0)
-				a->fs.mount_flags &= ~(unsigned long)MS_NOEXEC;
-			for (size_t i = 0; ignored[i]; i++)
-				known |= strcmp(w, ignored[i]) == 0;
-			if (!known) {
-				log_error("mount: unknown option '%s'", w);
-				return -EINVAL;
-			}
-		}
-	}
-	return 0;
-}
-
-static void mount_help(void)
-{
-	printf("usage: castore [--store DIR] mount [OPTIONS] MOUNTPOINT\n\n"
-	       "Mount the store read-only at MOUNTPOINT: every store path "
-	       "appears as\nMOUNTPOINT/HASH-NAME, as in /nix/store.  Runs "
-	       "until unmounted (fusermount3 -u,\numount, SIGINT or SIGTERM; "
-	       "each a clean exit 0).\n\n"
-	       "  --list-root     allow listing MOUNTPOINT itself (EPERM "
-	       "otherwise)\n"
-	       "  --threads N     worker threads (default 8)\n"
-	       "  --allow-other   let other users access the mount\n"
-	       "  --no-xattr      hide the user.snix.castore.* digest xattrs\n"
-	       "  --no-verify     trust blob files (default: a file's blob is "
-	       "re-hashed on\n                  its first open, unless stamped "
-	       "by its import or a check\n                  and unmodified since; a "
-	       "corrupt one reads as EIO)\n"
-	       "  --no-passthrough\n                  serve every read from "
-	       "the daemon (by default, as root on\n                  Linux "
-	       ">= 6.9, the kernel reads blob files directly)\n"
-	       "  --no-open       no round trip per open: the kernel keeps "
-	       "file pages across\n                  opens (many small files: "
-	       "fastest); reads come from the\n                  daemon, so "
-	       "no passthrough (big files: slower)\n"
-	       "  --no-uring      take requests through /dev/fuse only (by "
-	       "default over FUSE's\n                  io_uring queues, one "
-	       "per CPU, where the kernel offers them:\n                  Linux "
-	       ">= 6.14 with " URING_PARAM " = Y)\n"
-	       "  --substituter URL\n                  a Nix binary cache "
-	       "(http://, https://, file://; repeatable,\n                  "
-	       "tried in order): a lookup of a path the store lacks\n"
-	       "                  fetches, verifies and stores it first\n"
-	       "  --trusted-public-key KEY\n                  NAME:BASE64; a "
-	       "substituted path must be signed by one\n"
-	       "  --no-require-sigs\n                  accept unsigned "
-	       "substituted paths\n"
-	       "  --no-nix-conf   take no substituters, trusted keys or "
-	       "netrc-file from Nix's\n                  configuration "
-	       "(by default it fills what these options\n"
-	       "                  leave out)\n"
-	       "  --connect-timeout S\n                  give up connecting "
-	       "to a cache after S seconds (default 10)\n"
-	       "  --stall-timeout S\n                  give up a transfer "
-	       "that gets under 1 KiB/s for S seconds\n                  "
-	       "(default 30); none takes longer than 2 S + 1 s per 16 KiB\n"
-	       "  --daemon        detach; return only once the mount is live\n"
-	       "  --ready-fd FD   write \"ready\" to FD once the mount is live\n"
-	       "  -o OPTS         the same as comma-separated words: list_root, "
-	       "threads=N,\n                  allow_other, no_xattr, no_verify, "
-	       "no_passthrough, no_open,\n                  no_uring, substituter=URL, "
-	       "trusted_public_key=KEY, no_require_sigs, no_nix_conf,\n                  "
-	       "connect_timeout=S, stall_timeout=S; and the generic\n"
-	       "                  noexec, noatime, nodiratime, relatime, "
-	       "strictatime (the mount\n                  is always ro, "
-	       "nosuid, nodev)\n\n"
-	       "From /etc/fstab:  DIR  /mnt/castore  fuse.castore  "
-	       "ro,list_root  0 0\n");
-}
-
 int cmd_mount(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "list-root", no_argument, NULL, 'l' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "allow-other", no_argument, NULL, 'a' },
-		{ "no-xattr", no_argument, NULL, 'x' },
-		{ "no-verify", no_argument, NULL, 'V' },
-		{ "no-passthrough", no_argument, NULL, 'P' },
-		{ "no-open", no_argument, NULL, 'O' },
-		{ "no-uring", no_argument, NULL, 'U' },
-		CLI_SUBST_OPTIONS,
-		{ "daemon", no_argument, NULL, 'd' },
-		{ "ready-fd", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
+	const struct option *opts = mount_getopt_table();
 	struct mount_args a = { .ready_fd = -1 };
-	uint64_t n;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-		int taken = cli_subst_getopt(&a.subst, c, optarg);
-
-		if (taken < 0)
-			return EXIT_USAGE;
-		if (taken)
-			continue;
-		switch (c) {
-		case 'l':
-			a.fs.list_root = true;
-			break;
-		case 't':
-			if (cli_parse_u64(optarg, &n) < 0 || n == 0 || n > 1024) {
-				log_error("mount: --threads takes 1..1024");
-				return EXIT_USAGE;
-			}
-			a.fs.threads = (unsigned)n;
-			break;
-		case 'a':
-			a.fs.allow_other = true;
-			break;
-		case 'x':
-			a.fs.no_xattr = true;
-			break;
-		case 'V':
-			a.fs.no_verify = true;
-			break;
-		case 'P':
-			a.fs.no_passthrough = true;
-			break;
-		case 'O':
-			a.fs.no_open = true;
-			break;
-		case 'U':
-			a.fs.no_uring = true;
-			break;
-		case 'd':
-			a.daemon = true;
-			break;
-		case 'r':
-			if (cli_parse_u64(optarg, &n) < 0 || n < 3 || n > 65535 ||
-			    fcntl((int)n, F_GETFD) < 0) {
-				log_error("mount: --ready-fd needs an open fd >= 3");
-				return EXIT_USAGE;
-			}
-			a.ready_fd = (int)n;
-			break;
-		case 'o':
-			if (parse_o(&a, optarg) < 0)
-				return EXIT_USAGE;
-			break;
-		case 'h':
-			mount_help();
+		if (c == 'h') {
+			mount_print_help();
 			return 0;
-		default:
-			return EXIT_USAGE;
 		}
+		if (c == 'o' ? mount_apply_words(&a, optarg) < 0
+			     : mount_apply_option(&a, c, optarg) < 0)
+			return EXIT_USAGE;
 	}
 	if (argc - optind != 1) {
 		log_error("mount: expected one MOUNTPOINT (try --help)");
@@ -626,14 +404,14 @@ int cmd_mount_helper(int argc, char **argv)
 	while ((c = getopt(argc, argv, "o:nsfvh")) != -1) {
 		switch (c) {
 		case 'o':
-			if (parse_o(&a, optarg) < 0)
+			if (mount_apply_words(&a, optarg) < 0)
 				return EXIT_USAGE;
 			break;
 		case 'f':
 			a.daemon = false;
 			break;
 		case 'h':
-			mount_help();
+			mount_print_help();
 			return 0;
 		case 'n': /* no mtab: nothing to do */
 		case 's':
@@ -647,8 +425,8 @@ int cmd_mount_helper(int argc, char **argv)
 		log_error("usage: mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]");
 		return EXIT_USAGE;
 	}
-	if (!arg_store)
-		arg_store = argv[optind];
+	if (!a.store)
+		a.store = argv[optind];
 	a.mountpoint = argv[optind + 1];
 	if (cli_subst_check(&a.subst) < 0)
 		return EXIT_USAGE;

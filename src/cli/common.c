@@ -10,7 +10,13 @@
 #include <syslog.h>
 #include <unistd.h>
 
-const char *arg_store;
+/* --store, or a mount's store= or SOURCE: set through cli_set_store */
+static const char *arg_store;
+
+void cli_set_store(const char *dir)
+{
+	arg_store = dir;
+}
 
 static bool use_syslog;
 

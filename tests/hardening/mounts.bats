@@ -215,3 +215,25 @@ PY
 	cat "$BATS_TEST_TMPDIR/log"
 	grep -q "castore: mount: blob $hex: corrupt: its content does not match its digest; each open of its files fails with EIO" "$BATS_TEST_TMPDIR/log"
 }
+
+@test "-o words and --options come from one table: values checked alike" {
+	run "$CASTORE" mount -o list_root=yes "$MNT"
+	[ "$status" = 2 ]
+	[[ "$output" == *"option 'list_root=yes' takes no value"* ]]
+	run "$CASTORE" mount -o threads "$MNT"
+	[ "$status" = 2 ]
+	[[ "$output" == *"option 'threads' needs a value"* ]]
+	run "$CASTORE" mount -o threads=0 "$MNT"
+	[ "$status" = 2 ]
+	[[ "$output" == *"threads takes 1..1024, not '0'"* ]]
+	run "$CASTORE" mount --threads 0 "$MNT"
+	[ "$status" = 2 ]
+	[[ "$output" == *"threads takes 1..1024, not '0'"* ]]
+	# every --option of the help is a -o word too, but --daemon and --ready-fd
+	"$CASTORE" mount --help | grep -o '^  --[a-z-]*' | sed 's/^  --//' |
+		grep -vx -e daemon -e ready-fd | tr - _ > "$BATS_TEST_TMPDIR/longs"
+	for w in $(cat "$BATS_TEST_TMPDIR/longs"); do
+		"$CASTORE" mount --help | tr -d ' \n' | grep -q "[:,]$w[=,]" ||
+			{ echo "no -o word for --$w"; false; }
+	done
+}
