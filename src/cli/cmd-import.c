@@ -57,9 +57,9 @@ static void import_error(int r, const char *arg, const char *where)
 	else if (r == -ESTALE)
 		why = "file changed while it was read";
 	if (why)
-		log_error("cannot import '%s': %s", where[0] ? where : arg, why);
+		log_error("import: '%s': %s", where[0] ? where : arg, why);
 	else
-		log_error_errno(r, "cannot import '%s'", where[0] ? where : arg);
+		log_error_errno(r, "import: '%s'", where[0] ? where : arg);
 }
 
 int cmd_import(int argc, char **argv)
@@ -116,7 +116,7 @@ int cmd_import(int argc, char **argv)
 		r = cas_import_path(s, argv[i], &o, &pi);
 		progress_done(&prog);
 		if (r == -EINVAL && !name) {
-			log_error("cannot import '%s': its name is not a valid "
+			log_error("import: '%s': its name is not a valid "
 				  "store path name (use --name)", argv[i]);
 			failed = 1;
 			continue;
@@ -191,7 +191,7 @@ int cmd_import_nar(int argc, char **argv)
 	} else {
 		fd = open(file, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			log_error_errno(cas_neg_errno(), "cannot open '%s'",
+			log_error_errno(cas_neg_errno(), "import-nar: '%s'",
 					file);
 			return 1;
 		}
@@ -202,13 +202,15 @@ int cmd_import_nar(int argc, char **argv)
 	r = cas_import_nar(s, read_fd, &in, name, NULL, UINT64_MAX, &pi);
 	cas_store_free(s);
 	if (r == -EBADMSG || r == -E2BIG || r == -ENAMETOOLONG) {
-		log_error("cannot import '%s': not a valid NAR (%s)",
+		log_error("import-nar: '%s': not a valid NAR (%s)",
 			  strcmp(file, "-") == 0 ? "<stdin>" : file,
-			  strerror(-r));
+			  r == -EBADMSG	  ? "malformed, or not canonical"
+			  : r == -E2BIG ? "over a parser limit"
+					: "a name or target too long");
 		return 1;
 	}
 	if (r < 0) {
-		log_error_errno(r, "cannot import '%s'",
+		log_error_errno(r, "import-nar: '%s'",
 				strcmp(file, "-") == 0 ? "<stdin>" : file);
 		return 1;
 	}
