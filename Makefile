@@ -27,7 +27,7 @@ endif
 
 WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wmissing-declarations -Wpointer-arith \
-	-Wwrite-strings -Wvla -Wundef -fno-common -Wno-deprecated-declarations
+	-Wwrite-strings -Wvla -Wundef -fno-common
 ifeq ($(DEVELOPER),1)
 WARN += -Werror
 endif

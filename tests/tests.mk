@@ -11,7 +11,7 @@
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TEST_CFLAGS = $(CPPFLAGS) $(CFLAGS_BASE) -Wall -Wextra -Wno-deprecated-declarations \
+TEST_CFLAGS = $(CPPFLAGS) $(CFLAGS_BASE) -Wall -Wextra \
 	-DGOLDEN_DIR='"$(CURDIR)/tests/golden"'
 
 $(B)/tests/%: tests/unit/%.c tests/unit/helpers.h $(LIB)
@@ -61,7 +61,7 @@ fuzz:
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" build-fuzz/libcastore.a
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		clang $(CPPFLAGS) -Ibuild-fuzz/gen -std=gnu17 -O1 -g \
-			-fsanitize=fuzzer,address,undefined -Wno-deprecated-declarations \
+			-fsanitize=fuzzer,address,undefined \
 			-o build-fuzz/fuzz-$$t tests/fuzz/fuzz-$$t.c \
 			build-fuzz/libcastore.a $(LIBS); \
 		echo "== fuzzing $$t for $(FUZZ_SECONDS)s"; \

@@ -2,10 +2,12 @@
  * Digest value types and streaming hashers.
  *
  * BLAKE3-256 addresses castore objects (blobs and directories); SHA-256 is
- * the NAR hash and the base of Nix store path computation.  Hasher state is
- * caller-allocated and this layer never allocates.  BLAKE3 is the official C
+ * the NAR hash and the base of Nix store path computation.  BLAKE3 hasher
+ * state is caller-allocated and never allocates; it is the official C
  * implementation, compiled from librust-blake3-dev's sources with its SIMD
- * assembly; SHA-256 is OpenSSL's (SHA-NI accelerated where present).
+ * assembly.  SHA-256 is OpenSSL's, through its EVP interface (SHA-NI
+ * accelerated where present), whose context OpenSSL allocates: a SHA-256
+ * context holds memory from init to final (or release).
  */
 #ifndef CAS_HASH_HASH_H
 #define CAS_HASH_HASH_H
@@ -16,7 +18,7 @@
 #include <string.h>
 
 #include <blake3.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
 
 #define CAS_DIGEST_SIZE 32
 #define CAS_SHA256_SIZE 32
@@ -62,27 +64,22 @@ static inline void cas_blake3_final(const struct cas_blake3 *s,
 void cas_blake3(const void *p, size_t n, struct cas_digest *ret);
 
 struct cas_sha256_ctx {
-	SHA256_CTX c;
+	EVP_MD_CTX *c; /* NULL once finished or released */
 };
 
-static inline void cas_sha256_init(struct cas_sha256_ctx *s)
-{
-	SHA256_Init(&s->c);
-}
+/* Start a SHA-256.  0, or -ENOMEM. */
+int cas_sha256_init(struct cas_sha256_ctx *s);
 
-static inline void cas_sha256_update(struct cas_sha256_ctx *s, const void *p,
-				     size_t n)
-{
-	SHA256_Update(&s->c, p, n);
-}
+void cas_sha256_update(struct cas_sha256_ctx *s, const void *p, size_t n);
 
-static inline void cas_sha256_final(struct cas_sha256_ctx *s,
-				    struct cas_sha256 *ret)
-{
-	SHA256_Final(ret->bytes, &s->c);
-}
+/* The digest of what was hashed; frees the context. */
+void cas_sha256_final(struct cas_sha256_ctx *s, struct cas_sha256 *ret);
 
-/* One-shot SHA-256 of a buffer. */
-void cas_sha256(const void *p, size_t n, struct cas_sha256 *ret);
+/* Free a context that will not be finished; a no-op on one that was
+ * (or on a zeroed one), so error paths may always call it. */
+void cas_sha256_release(struct cas_sha256_ctx *s);
+
+/* One-shot SHA-256 of a buffer.  0, or -ENOMEM. */
+int cas_sha256(const void *p, size_t n, struct cas_sha256 *ret);
 
 #endif

@@ -75,7 +75,9 @@ int cas_import_path(struct cas_store *s, const char *path,
 	if (!cas_store_path_name_valid(name, strlen(name)))
 		return -EINVAL;
 
-	cas_nar_hasher_init(&h);
+	r = cas_nar_hasher_init(&h);
+	if (r < 0)
+		return r;
 	b = cas_builder_new(s);
 	e = cas_nar_emitter_new(cas_nar_hasher_write, &h);
 	if (!b || !e) {
@@ -94,6 +96,7 @@ int cas_import_path(struct cas_store *s, const char *path,
 	cas_nar_hasher_final(&h, &sha, &size);
 	r = record(s, name, &root, &sha, size, ret);
 out:
+	cas_nar_hasher_release(&h);
 	cas_node_release(&root);
 	cas_nar_emitter_free(e);
 	cas_builder_free(b);
@@ -196,10 +199,14 @@ int cas_nar_hash(struct cas_store *s, const struct cas_node *root,
 	struct cas_nar_hasher h;
 	int r;
 
-	cas_nar_hasher_init(&h);
-	r = cas_export_nar(s, root, cas_nar_hasher_write, &h, err);
+	r = cas_nar_hasher_init(&h);
 	if (r < 0)
 		return r;
+	r = cas_export_nar(s, root, cas_nar_hasher_write, &h, err);
+	if (r < 0) {
+		cas_nar_hasher_release(&h);
+		return r;
+	}
 	cas_nar_hasher_final(&h, ret_sha256, ret_size);
 	return 0;
 }

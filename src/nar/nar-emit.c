@@ -217,10 +217,15 @@ void cas_nar_emitter_free(struct cas_nar_emitter *e)
 	free(e);
 }
 
-void cas_nar_hasher_init(struct cas_nar_hasher *h)
+int cas_nar_hasher_init(struct cas_nar_hasher *h)
 {
-	cas_sha256_init(&h->sha);
 	h->size = 0;
+	return cas_sha256_init(&h->sha);
+}
+
+void cas_nar_hasher_release(struct cas_nar_hasher *h)
+{
+	cas_sha256_release(&h->sha);
 }
 
 int cas_nar_hasher_write(void *ud, const void *p, size_t n)

@@ -275,7 +275,11 @@ int cas_nar_parse(cas_nar_read_fn read, void *read_ud,
 	p.buf = malloc(PARSE_BUF);
 	if (!p.buf)
 		return -ENOMEM;
-	cas_sha256_init(&p.sha);
+	r = cas_sha256_init(&p.sha);
+	if (r < 0) {
+		free(p.buf);
+		return r;
+	}
 	r = expect(&p, "nix-archive-1");
 	if (r >= 0)
 		r = parse_node(&p, NULL, 0);
@@ -285,10 +289,11 @@ int cas_nar_parse(cas_nar_read_fn read, void *read_ud,
 			r = -EBADMSG; /* trailing bytes */
 	}
 	free(p.buf);
+	if (r >= 0 && ret_sha256)
+		cas_sha256_final(&p.sha, ret_sha256);
+	cas_sha256_release(&p.sha);
 	if (r < 0)
 		return r;
-	if (ret_sha256)
-		cas_sha256_final(&p.sha, ret_sha256);
 	if (ret_size)
 		*ret_size = p.total;
 	return 0;

@@ -90,9 +90,12 @@ struct cas_nar_hasher {
 	struct cas_sha256_ctx sha;
 	uint64_t size;
 };
-void cas_nar_hasher_init(struct cas_nar_hasher *h);
+/* 0 or -ENOMEM.  Final frees what init took; on a path that does not
+ * reach it, call cas_nar_hasher_release (harmless after final). */
+int cas_nar_hasher_init(struct cas_nar_hasher *h);
 int cas_nar_hasher_write(void *ud, const void *p, size_t n);
 void cas_nar_hasher_final(struct cas_nar_hasher *h, struct cas_sha256 *ret,
 			  uint64_t *ret_size);
+void cas_nar_hasher_release(struct cas_nar_hasher *h);
 
 #endif

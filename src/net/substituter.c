@@ -201,8 +201,9 @@ static int fetch_nar(struct cas_substituters *subs, struct cas_store *s,
 
 	if (!url)
 		return -ENOMEM;
-	cas_sha256_init(&rd.file_sha);
-	r = cas_decoder_new(ni->compression, &rd.dec);
+	r = cas_sha256_init(&rd.file_sha);
+	if (r >= 0)
+		r = cas_decoder_new(ni->compression, &rd.dec);
 	if (r >= 0)
 		r = cas_http_stream_open(url, ni->info.nar_size, &rd.http);
 	/* download and decompress in one thread, ingest in this one; the
@@ -228,6 +229,7 @@ static int fetch_nar(struct cas_substituters *subs, struct cas_store *s,
 	}
 	cas_http_stream_close(rd.http);
 	cas_decoder_free(rd.dec);
+	cas_sha256_release(&rd.file_sha);
 	return r;
 }
 

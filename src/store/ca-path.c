@@ -22,8 +22,10 @@ static int make_path(const char *type, const uint8_t inner[32],
 			   name);
 	if (r < 0)
 		return r;
-	cas_sha256(fp.data, fp.len, &h);
+	r = cas_sha256(fp.data, fp.len, &h);
 	cas_buf_release(&fp);
+	if (r < 0)
+		return r;
 	memset(p.digest, 0, sizeof(p.digest));
 	for (size_t i = 0; i < 32; i++)
 		p.digest[i % 20] ^= h.bytes[i];
@@ -105,7 +107,9 @@ int cas_ca_path_fixed(const char *algo, const uint8_t *hash, size_t hash_len,
 			   algo, hex);
 	if (r < 0)
 		return r;
-	cas_sha256(s.data, s.len, &inner);
+	r = cas_sha256(s.data, s.len, &inner);
 	cas_buf_release(&s);
+	if (r < 0)
+		return r;
 	return make_path("output:out", inner.bytes, name, ret);
 }
