@@ -18,7 +18,8 @@ static void set_list(const char **list, size_t *n, char *value, bool extra)
 	char *save = NULL;
 
 	if (!extra)
-		*n = 0;
+		while (*n > 0)
+			free((char *)list[--(*n)]);
 	for (char *w = strtok_r(value, " \t", &save); w;
 	     w = strtok_r(NULL, " \t", &save))
 		if (*n < NIX_CONF_MAX)
@@ -69,6 +70,7 @@ static void parse_line(struct nix_conf *c, char *line, const char *dir,
 	else if (strcmp(key, "netrc-file") == 0) {
 		value += strspn(value, " \t");
 		value[strcspn(value, " \t")] = 0;
+		free((char *)c->netrc_file);
 		c->netrc_file = *value ? strdup(value) : NULL;
 	}
 }

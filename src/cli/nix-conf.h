@@ -26,9 +26,10 @@ struct nix_conf {
 	const char *netrc_file; /* NULL: $NIX_CONF_DIR/netrc if it exists */
 };
 
-/* Read the configuration into *ret (strings live until exit).  A file
- * that is absent is skipped; one that cannot be read is reported through
- * log and skipped. */
+/* Read the configuration into *ret, whose strings it owns (keep *ret
+ * for as long as they are used: static storage).  A file that is absent
+ * is skipped; one that cannot be read is reported through log and
+ * skipped. */
 void nix_conf_read(struct nix_conf *ret, void (*log)(const char *msg));
 
 #endif

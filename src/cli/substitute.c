@@ -99,10 +99,11 @@ static void log_conf(const char *msg)
 	log_error("nix.conf: %s", msg);
 }
 
-/* Fill what the options left empty from Nix's configuration, once. */
+/* Fill what the options left empty from Nix's configuration, once.  The
+ * configuration's strings are borrowed by c for the life of the process. */
 static int from_nix_conf(struct cli_subst *c)
 {
-	struct nix_conf conf;
+	static struct nix_conf conf;
 
 	if (c->no_nix_conf || c->nix_conf_read)
 		return 0;
