@@ -71,13 +71,17 @@ int main(int argc, char **argv)
 	static char name[] = "castore";
 	int c;
 
-	if (is_helper_name(argv[0]))
+	if (is_helper_name(argv[0])) {
+		cli_set_verb("mount");
 		return cmd_mount_helper(argc, argv);
+	}
 	/* mount.fuse3 runs "castore SOURCE MOUNTPOINT -o OPTS"; nothing else
 	 * is taken for it (a forgotten --store must not mount the store) */
 	if (argc >= 4 && argv[1][0] != '-' && strchr(argv[1], '/') &&
-	    argv[2][0] != '-' && strncmp(argv[3], "-o", 2) == 0)
+	    argv[2][0] != '-' && strncmp(argv[3], "-o", 2) == 0) {
+		cli_set_verb("mount");
 		return cmd_mount_helper(argc, argv);
+	}
 	argv[0] = name; /* getopt's messages: "castore: ..." */
 	/* '+': stop at the verb, its options are its own */
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -111,6 +115,7 @@ int main(int argc, char **argv)
 			snprintf(voice, sizeof(voice), "castore: %s",
 				 verbs[i].name);
 			vargv[0] = voice;
+			cli_set_verb(verbs[i].name);
 			optind = 0; /* reset getopt for the verb */
 			return verbs[i].fn(vargc, vargv);
 		}

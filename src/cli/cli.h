@@ -16,6 +16,9 @@
 
 #define EXIT_USAGE 2
 
+/* The verb being run, named in messages that do not know it. */
+void cli_set_verb(const char *name);
+
 /* Name the store directory (--store; a mount's store= or SOURCE).  Else
  * it is $CASTORE_STORE, else /var/lib/castore for root, else
  * $XDG_DATA_HOME/castore (~/.local/share/castore).  dir is borrowed for

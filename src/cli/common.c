@@ -10,6 +10,15 @@
 #include <syslog.h>
 #include <unistd.h>
 
+/* The verb being run, for messages that do not know it ("mount" for the
+ * helper forms). */
+static const char *verb = "castore";
+
+void cli_set_verb(const char *name)
+{
+	verb = name;
+}
+
 /* --store, or a mount's store= or SOURCE: set through cli_set_store */
 static const char *arg_store;
 
@@ -135,29 +144,31 @@ int cli_open_store(bool create, struct cas_store **ret)
 	int r;
 
 	if (!dir) {
-		log_error("no home directory (HOME is unset and the password "
-			  "database has none) for the default store: pass "
-			  "--store DIR");
+		log_error("%s: no home directory (HOME is unset and the "
+			  "password database has none) for the default store: "
+			  "pass --store DIR",
+			  verb);
 		return -ENOENT;
 	}
 	/* a fresh account has no ~/.local/share yet */
 	if (create && store_is_default() && (r = make_parents(dir)) < 0)
-		return log_error_errno(r, "cannot make the directories of "
-					  "store '%s'", dir);
+		return log_error_errno(r, "%s: cannot make the directories of "
+					  "store '%s'", verb, dir);
 	r = cas_store_open_local(dir, create, ret);
 
 	if (r == -ENOENT && !create)
-		log_error("no store at '%s' (import something first, or "
-			  "pass --store)", dir);
+		log_error("%s: no store at '%s' (import something first, or "
+			  "pass --store)", verb, dir);
 	else if (r == -EBADMSG)
-		log_error("cannot open store '%s': its metadata '%s/meta.lmdb' "
+		log_error("%s: cannot open store '%s': its metadata "
+			  "'%s/meta.lmdb' "
 			  "is damaged, or missing beside the store's blobs; "
 			  "castore will neither read nor overwrite it: restore "
 			  "it from a backup, or move the store aside and import "
 			  "again",
-			  dir, dir);
+			  verb, dir, dir);
 	else if (r < 0)
-		log_error_errno(r, "cannot open store '%s'", dir);
+		log_error_errno(r, "%s: cannot open store '%s'", verb, dir);
 	return r;
 }
 
