@@ -120,12 +120,14 @@ check-net: all
 
 # Attacks and accidents (tests/hardening): damaged stores, hostile caches
 # served by a test server on loopback, abused mounts.  Once, in the
-# default mount mode; mounts need root.
+# default mount mode; mounts need root.  The bit-flip test runs a third of
+# its cases under the sanitizers (each run is a process start).
 check-hardening: all
 	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
 		echo "check-hardening: SKIPPED: these tests mount and need root and /dev/fuse"; \
 	else \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(WITH_URING) $(BATS) tests/hardening; \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) FLIP_CASES=$(if $(SANITIZE),100,300) \
+			$(WITH_URING) $(BATS) tests/hardening; \
 	fi
 
 bench-import: all
