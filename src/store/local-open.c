@@ -164,8 +164,10 @@ static int check_meta_file(struct cas_local *l, int format, bool *ret_fresh)
 		*ret_fresh = true;
 		return 0;
 	}
+	if (r < 0)
+		return r;
 	*ret_fresh = false;
-	return r;
+	return 0;
 }
 
 /* Walk the metadata file's pages once before LMDB reads any through its

@@ -125,8 +125,12 @@ int cas_blob_put(struct cas_blob_service *s, const void *p, size_t n,
 
 int cas_blob_sweep(struct cas_blob_service *s, struct cas_sweep *ret)
 {
-	*ret = (struct cas_sweep){ 0 };
-	return s->ops->sweep ? s->ops->sweep(s, ret) : 0;
+	struct cas_sweep got = { 0 };
+	int r = s->ops->sweep ? s->ops->sweep(s, &got) : 0;
+
+	if (r >= 0)
+		*ret = got;
+	return r;
 }
 
 int cas_blob_for_each(struct cas_blob_service *s,
