@@ -143,17 +143,11 @@ static int read_metas(int fd, uint64_t txnid, struct lm_meta *ret)
 	return 0;
 }
 
-int cas_lmdb_check_header(int fd, struct cas_lmdb_header *ret)
+int cas_lmdb_check_header(int fd)
 {
 	struct lm_meta m;
-	int r = read_metas(fd, 0, &m);
 
-	if (r < 0)
-		return r;
-	ret->psize = m.psize;
-	ret->last_pg = m.last_pg;
-	ret->txnid = m.txnid;
-	return 0;
+	return read_metas(fd, 0, &m);
 }
 
 enum lm_kind { LM_PLAIN, LM_MAIN, LM_FREE };

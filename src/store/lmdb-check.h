@@ -15,19 +15,13 @@
 
 #include <stdint.h>
 
-struct cas_lmdb_header {
-	uint32_t psize;   /* page size */
-	uint64_t last_pg; /* last page in use */
-	uint64_t txnid;   /* of the newer meta page: what LMDB opens */
-};
-
 /*
  * Check the two meta pages of the LMDB file fd and that the file holds
  * every page the newer one claims (a truncated file is refused before
- * LMDB maps it).  0 with *ret filled, -ENODATA for an empty file (LMDB
- * makes a new environment in it), -EBADMSG for a damaged one, -errno.
+ * LMDB maps it).  0, -ENODATA for an empty file (LMDB makes a new
+ * environment in it), -EBADMSG for a damaged one, -errno.
  */
-int cas_lmdb_check_header(int fd, struct cas_lmdb_header *ret);
+int cas_lmdb_check_header(int fd);
 
 /*
  * Walk every page reachable from the meta page of transaction txnid (the

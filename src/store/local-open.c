@@ -145,42 +145,39 @@ static int write_format(int root_fd)
  * (its meta pages, its length against the last page they claim), or
  * missing or empty where the store's format record or its blobs say
  * there was metadata (LMDB would take an empty file for a new store, and
- * an empty store beside its blobs for a healthy one).  *ret_fresh: the
- * metadata is new (no file or an empty one).  0 or -EBADMSG / -errno.
+ * an empty store beside its blobs for a healthy one).  *ret_fd: the file,
+ * open for the walk (check_meta_tree), or -1 if the metadata is new (no
+ * file or an empty one).  0 or -EBADMSG / -errno.
  */
-static int check_meta_file(struct cas_local *l, int format, bool *ret_fresh)
+static int check_meta_file(struct cas_local *l, int format, int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
-	struct cas_lmdb_header h;
 	int r;
 
 	fd = openat(l->root_fd, "meta.lmdb", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno != ENOENT)
 		return cas_neg_errno();
-	r = fd < 0 ? -ENODATA : cas_lmdb_check_header(fd, &h);
+	r = fd < 0 ? -ENODATA : cas_lmdb_check_header(fd);
 	if (r == -ENODATA) {
 		if (format == 1 || blobs_present(l->blobs_fd))
 			return -EBADMSG; /* lost */
-		*ret_fresh = true;
+		*ret_fd = -1;
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	*ret_fresh = false;
+	*ret_fd = fd;
+	fd = -1;
 	return 0;
 }
 
 /* Walk the metadata file's pages once before LMDB reads any through its
  * map (lmdb-check.h), under a read transaction so that no writer reuses
  * them meanwhile. */
-static int check_meta_tree(struct cas_local *l)
+static int check_meta_tree(struct cas_local *l, int fd)
 {
-	_cleanup_close_ int fd = -1;
 	int r = -ESTALE;
 
-	fd = openat(l->root_fd, "meta.lmdb", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return cas_neg_errno();
 	for (int tries = 0; r == -ESTALE && tries < 5; tries++) {
 		MDB_txn *txn;
 		int rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &txn);
@@ -258,7 +255,8 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 {
 	struct cas_local *l = calloc(1, sizeof(*l));
 	_cleanup_free_ char *meta = NULL;
-	bool fresh = false;
+	_cleanup_close_ int meta_fd = -1;
+	bool fresh;
 	int r, format;
 
 	if (!l)
@@ -294,8 +292,9 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 		r = cas_neg_errno();
 		goto fail;
 	}
-	if ((r = check_meta_file(l, format, &fresh)) < 0)
+	if ((r = check_meta_file(l, format, &meta_fd)) < 0)
 		goto fail;
+	fresh = meta_fd < 0;
 	if (fresh && !create) {
 		r = -ENOENT;
 		goto fail;
@@ -316,7 +315,7 @@ static int local_open(const char *path, bool create, struct cas_local **ret)
 	r = open_env(l, meta, create);
 	if (r < 0)
 		goto fail;
-	if (!fresh && (r = check_meta_tree(l)) < 0)
+	if (!fresh && (r = check_meta_tree(l, meta_fd)) < 0)
 		goto fail;
 	if ((r = open_tables(l)) < 0)
 		goto fail;
