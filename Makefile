@@ -57,7 +57,7 @@ GEN_C = $(PROTOS:%=$(B)/gen/%.pb-c.c)
 GEN_H = $(PROTOS:%=$(B)/gen/%.pb-c.h)
 
 LAYERS = base hash castore store nar ingest fs net
-LIB_SRC = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+LIB_SRC = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c src/$(l)/*/*.c))
 LIB_OBJ = $(LIB_SRC:src/%.c=$(B)/obj/%.o) $(PROTOS:%=$(B)/obj/gen/%.pb-c.o)
 
 BLAKE3_C = blake3.c blake3_dispatch.c blake3_portable.c

@@ -13,7 +13,8 @@ liblzma-dev libzstd-dev libbz2-dev zlib1g-dev libbrotli-dev
 libcriterion-dev bats nix-bin
 clang attr xxd b3sum python3 psmisc bc
 squashfuse squashfs-tools erofs-utils fio hyperfine
-nginx-light"
+nginx-light
+qemu-system-x86 busybox-static cpio"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: must run as root (it installs Debian packages)" >&2

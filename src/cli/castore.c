@@ -30,6 +30,8 @@ static const struct verb {
 	  "substitute paths from Nix binary caches (see fetch --help)" },
 	{ "mount", cmd_mount, "[OPTIONS] MOUNTPOINT",
 	  "mount the store read-only with FUSE (see castore mount --help)" },
+	{ "virtiofs", cmd_virtiofs, "--socket-path PATH [OPTIONS]",
+	  "serve the store to a VM over vhost-user-fs (see --help)" },
 };
 
 static void usage(FILE *f)

@@ -121,6 +121,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+int cmd_virtiofs(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 /* The mount(8) helper form: SOURCE MOUNTPOINT [-o OPTIONS]. */
 int cmd_mount_helper(int argc, char **argv);

@@ -43,12 +43,29 @@ struct fs_passthrough {
 struct root_listing;
 struct fs_uring;
 
+/*
+ * What the transport a mount's requests come over offers the core
+ * beyond libfuse's reply functions.  The core never knows which
+ * transport it runs on; it asks through this.
+ */
+struct fs_transport {
+	/* Reply to READ request req with up to size bytes of fd at off,
+	 * read straight into where the reply goes (a ring entry, a guest's
+	 * buffers): 0 once replied, -EOPNOTSUPP when this request has no
+	 * such place (the core replies itself), other -errno: nothing was
+	 * sent.  NULL: never. */
+	int (*reply_read)(void *ud, fuse_req_t req, int fd, off_t off,
+			  size_t size);
+	void *ud;
+};
+
 struct fs {
 	struct cas_store *store;
 	struct cas_fs_opts opts;
 	struct fuse_session *se;
 	struct fs_inode_table inodes;
 	struct fs_passthrough pt;
+	struct fs_transport tr;
 	/* the kernel's INIT offered FUSE over io_uring (read before INIT is
 	 * handled); the rings once started (at the INIT reply), else NULL */
 	bool uring_offered;
@@ -130,9 +147,19 @@ bool fs_uring_reply(const struct iovec *iov, int count, ssize_t *ret_len);
  * ring entry's payload), or NULL: not on a ring, or too big.  Replies
  * over a ring are copied, never spliced. */
 void *fs_uring_reply_buffer(size_t size);
-/* Whether an open (no_open: a read) of inode ino would hash a big blob
- * first: worth a worker thread. */
-bool fs_open_may_hash(struct fs *fs, uint64_t ino);
+/* Whether serving a request (its opcode and node) may take long enough
+ * to hold up a queue: a root lookup may download a path, the first open
+ * (no_open: read) of a big file hashes it.  Transports hand those to a
+ * worker thread. */
+bool fs_request_may_block(struct fs *fs, uint32_t opcode, uint64_t nodeid);
+
+/* The core's state for store (borrowed) with opts: 0 or -ENOMEM.
+ * fs_core_reset() forgets every inode (a new session, as after a guest
+ * remounts); fs_core_release() frees it all. */
+int fs_core_init(struct fs *fs, struct cas_store *store,
+		 const struct cas_fs_opts *opts);
+void fs_core_reset(struct fs *fs);
+void fs_core_release(struct fs *fs);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 

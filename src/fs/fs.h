@@ -84,4 +84,20 @@ struct cas_fs_opts {
 int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		 const struct cas_fs_opts *opts, const char **ret_error);
 
+/*
+ * Serve 'store' to one virtual machine: listen on the unix socket
+ * socket_path (a stale socket file there is replaced), take one
+ * vhost-user connection (QEMU's vhost-user-fs-pci device), and serve the
+ * guest's virtio-fs queues with the same contract as a mount (allow_other,
+ * no_passthrough, no_open, no_uring and mount_flags do not apply) until
+ * QEMU disconnects or SIGINT/SIGTERM/SIGHUP arrives.  opts->ready is
+ * called once listening; the socket file is removed once connected.
+ * Returns 0 after a clean end, -errno otherwise with *ret_error (may be
+ * NULL) naming the failing step (static).  stats->requests counts the
+ * requests taken.
+ */
+int cas_fs_serve_virtio(struct cas_store *store, const char *socket_path,
+			const struct cas_fs_opts *opts,
+			const char **ret_error);
+
 #endif

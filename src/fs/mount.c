@@ -64,18 +64,14 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 	struct fuse_args args;
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *cfg = NULL;
-	struct fs fs = { .store = store, .opts = *opts,
-			 .pt = { .lock = PTHREAD_MUTEX_INITIALIZER, .devfd = -1 },
-			 .root_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct fs fs;
 	const char *err = NULL;
 
-	r = fs_inode_table_init(&fs.inodes);
+	r = fs_core_init(&fs, store, opts);
 	if (r < 0) {
 		err = "cannot allocate the inode table";
 		goto out_noinodes;
 	}
-	fs.inodes.on_free = fs_passthrough_forget;
-	fs.inodes.on_free_ud = &fs;
 	fs_mount_flag_words(opts->mount_flags, flag_words, sizeof(flag_words));
 	snprintf(mount_opts, sizeof(mount_opts),
 		 "ro,nosuid,nodev,fsname=castore,subtype=castore,"
@@ -147,8 +143,7 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
-	fs_inode_table_release(&fs.inodes);
-	fs_root_snapshot_release(&fs);
+	fs_core_release(&fs);
 	if (opts->stats) {
 		opts->stats->uring_requests = fs.ring_requests;
 		opts->stats->requests = fs.dev_requests + fs.ring_requests;

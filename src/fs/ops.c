@@ -3,6 +3,8 @@
  * errors travel as negative errno and are converted once, in reply_err().
  */
 #include "fs/fs-internal.h"
+#include "fs/fuse-abi.h"
+#include "fs/ops-write.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -355,7 +357,7 @@ static int open_checked(struct fs *fs, struct fs_inode *i, int *ret_fd)
  * ring queue. */
 #define FS_HASH_INLINE_MAX (UINT64_C(1) << 20)
 
-bool fs_open_may_hash(struct fs *fs, uint64_t ino)
+static bool open_may_hash(struct fs *fs, uint64_t ino)
 {
 	struct fs_inode *i;
 	bool r;
@@ -369,6 +371,20 @@ bool fs_open_may_hash(struct fs *fs, uint64_t ino)
 	    !__atomic_load_n(&i->verified, __ATOMIC_ACQUIRE);
 	fs_inode_put(&fs->inodes, i);
 	return r;
+}
+
+bool fs_request_may_block(struct fs *fs, uint32_t opcode, uint64_t nodeid)
+{
+	switch (opcode) {
+	case FUSE_ABI_LOOKUP:
+		return nodeid == FUSE_ROOT_ID;
+	case FUSE_ABI_OPEN:
+		return open_may_hash(fs, nodeid);
+	case FUSE_ABI_READ:
+		return fs->opts.no_open && open_may_hash(fs, nodeid);
+	default:
+		return false;
+	}
 }
 
 /* Open a file inode and reply: passthrough where the kernel allows it,
@@ -453,12 +469,26 @@ static int inode_fd(struct fs *fs, struct fs_inode *i)
 	return r < 0 ? r : fd;
 }
 
-/* Reply size bytes of fd at off: over a ring, read straight into the
- * ring entry; else spliced (the reply names fd and offset). */
+/* Reply size bytes of fd at off: straight into the reply's place where
+ * the transport has one (a guest's buffers), over a ring into the ring
+ * entry, else spliced (the reply names fd and offset). */
 static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
 {
+	struct fs *fs = fs_of(req);
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	void *mem = fs_uring_reply_buffer(size);
+	void *mem;
+
+	if (fs->tr.reply_read) {
+		int r = fs->tr.reply_read(fs->tr.ud, req, fd, off, size);
+
+		if (r == 0)
+			return;
+		if (r != -EOPNOTSUPP) {
+			reply_err(req, r);
+			return;
+		}
+	}
+	mem = fs_uring_reply_buffer(size);
 
 	if (mem) {
 		ssize_t n = pread(fd, mem, size, off);
@@ -981,4 +1011,18 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.getxattr = fs_op_getxattr,
 	.listxattr = fs_op_listxattr,
 	.statfs = fs_op_statfs,
+	.setattr = fs_op_setattr,
+	.mknod = fs_op_mknod,
+	.mkdir = fs_op_mkdir,
+	.unlink = fs_op_unlink,
+	.rmdir = fs_op_unlink,
+	.symlink = fs_op_symlink,
+	.rename = fs_op_rename,
+	.link = fs_op_link,
+	.write = fs_op_write,
+	.setxattr = fs_op_setxattr,
+	.removexattr = fs_op_removexattr,
+	.create = fs_op_create,
+	.fallocate = fs_op_fallocate,
+	.copy_file_range = fs_op_copy_file_range,
 };

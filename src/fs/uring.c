@@ -336,19 +336,6 @@ static int queue_setup(struct uring_queue *q)
 	return r < 0 ? r : 0;
 }
 
-/* Whether serving the request may take long enough to hold up the queue. */
-static bool may_block(struct fs *fs, const struct uring_in_header *in)
-{
-	switch (in->opcode) {
-	case OP_LOOKUP: /* in the root: a substituter may download */
-		return in->nodeid == FUSE_ROOT_ID;
-	case OP_OPEN:
-	case OP_READ: /* no_open checks blobs at the first read */
-		return fs_open_may_hash(fs, in->nodeid);
-	default:
-		return false;
-	}
-}
 
 static void *queue_main(void *arg)
 {
@@ -383,7 +370,12 @@ static void *queue_main(void *arg)
 		r = take_request(e);
 		if (r < 0) {
 			reply_error(e, r);
-		} else if (may_block(fs, (const struct uring_in_header *)e->req)) {
+		} else if (fs_request_may_block(
+				   fs,
+				   ((const struct uring_in_header *)e->req)
+					   ->opcode,
+				   ((const struct uring_in_header *)e->req)
+					   ->nodeid)) {
 			hand_to_worker(q->u, e);
 		} else {
 			serve(e);

@@ -1,0 +1,560 @@
+#include "fs/virtio/vhost-user.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/arith.h"
+
+/* Message types (vhost-user.rst, "Front-end message types"). */
+enum {
+	VU_GET_FEATURES = 1,
+	VU_SET_FEATURES = 2,
+	VU_SET_OWNER = 3,
+	VU_RESET_OWNER = 4,
+	VU_SET_MEM_TABLE = 5,
+	VU_SET_LOG_BASE = 6,
+	VU_SET_LOG_FD = 7,
+	VU_SET_VRING_NUM = 8,
+	VU_SET_VRING_ADDR = 9,
+	VU_SET_VRING_BASE = 10,
+	VU_GET_VRING_BASE = 11,
+	VU_SET_VRING_KICK = 12,
+	VU_SET_VRING_CALL = 13,
+	VU_SET_VRING_ERR = 14,
+	VU_GET_PROTOCOL_FEATURES = 15,
+	VU_SET_PROTOCOL_FEATURES = 16,
+	VU_GET_QUEUE_NUM = 17,
+	VU_SET_VRING_ENABLE = 18,
+	VU_RESET_DEVICE = 34,
+};
+
+#define VU_VERSION 0x1
+#define VU_FLAG_VERSION_MASK 0x3
+#define VU_FLAG_REPLY (1u << 2)
+#define VU_F_PROTOCOL_FEATURES 30
+#define VU_PROTOCOL_F_MQ 0
+#define VU_VRING_INDEX_MASK 0xffu
+#define VU_VRING_NOFD (1u << 8)
+
+/* Largest payload we take: a full memory table is 8 + 8 * 32 bytes. */
+#define VU_PAYLOAD_MAX 512
+#define VU_MAX_FDS 8
+
+struct vu_hdr {
+	uint32_t request;
+	uint32_t flags;
+	uint32_t size;
+};
+struct vu_state {
+	uint32_t index;
+	uint32_t num;
+};
+struct vu_addr {
+	uint32_t index;
+	uint32_t flags;
+	uint64_t desc, used, avail, log;
+};
+struct vu_region {
+	uint64_t gpa, size, uaddr, mmap_offset;
+};
+struct vu_mem_table {
+	uint32_t nregions;
+	uint32_t padding;
+	struct vu_region r[VRING_MEM_MAX_REGIONS];
+};
+_Static_assert(sizeof(struct vu_hdr) == 12, "vhost-user header");
+_Static_assert(sizeof(struct vu_state) == 8, "vring state");
+_Static_assert(sizeof(struct vu_addr) == 40, "vring address");
+_Static_assert(offsetof(struct vu_addr, avail) == 24, "vring address");
+_Static_assert(sizeof(struct vu_region) == 32, "memory region");
+_Static_assert(offsetof(struct vu_mem_table, r) == 8, "memory table");
+
+struct vu_msg {
+	struct vu_hdr h;
+	union {
+		uint64_t u64;
+		struct vu_state state;
+		struct vu_addr addr;
+		struct vu_mem_table mem;
+		unsigned char bytes[VU_PAYLOAD_MAX];
+	} p;
+	int fds[VU_MAX_FDS];
+	unsigned nfds;
+};
+
+struct vu_dev {
+	int fd;
+	const struct vu_ops *ops;
+	uint64_t features, protocol_features;
+	pthread_mutex_t mem_lock;
+	struct vring_mem *mem;
+	struct vu_queue q[VU_MAX_QUEUES];
+	const char *error;
+};
+
+static const uint64_t offered_features =
+	(1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+	(1ull << VIRTIO_RING_F_EVENT_IDX) | (1ull << VU_F_PROTOCOL_FEATURES);
+static const uint64_t offered_protocol = 1ull << VU_PROTOCOL_F_MQ;
+
+static void close_fds(struct vu_msg *m)
+{
+	for (unsigned i = 0; i < m->nfds; i++)
+		if (m->fds[i] >= 0)
+			close(m->fds[i]);
+	m->nfds = 0;
+}
+
+/* One message: the header with its fds, then the payload.  0, 1 at the
+ * end of the connection, or -EPROTO. */
+static int recv_msg(struct vu_dev *d, struct vu_msg *m)
+{
+	char cbuf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
+	struct iovec iov = { &m->h, sizeof(m->h) };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf,
+		.msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	m->nfds = 0;
+	do
+		n = recvmsg(d->fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return 1;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k && m->nfds < VU_MAX_FDS; i++)
+			memcpy(&m->fds[m->nfds++],
+			       CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+	}
+	if (n != (ssize_t)sizeof(m->h) || (mh.msg_flags & MSG_CTRUNC)) {
+		close_fds(m);
+		d->error = "a truncated message header";
+		return -EPROTO;
+	}
+	if ((m->h.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
+	    m->h.size > VU_PAYLOAD_MAX) {
+		close_fds(m);
+		d->error = "a message of another protocol version or too long";
+		return -EPROTO;
+	}
+	memset(&m->p, 0, sizeof(m->p));
+	for (size_t got = 0; got < m->h.size;) {
+		n = read(d->fd, m->p.bytes + got, m->h.size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close_fds(m);
+			d->error = "a truncated message";
+			return -EPROTO;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static int send_reply(struct vu_dev *d, const struct vu_msg *m,
+		      const void *payload, uint32_t size)
+{
+	struct vu_hdr h = { m->h.request, VU_VERSION | VU_FLAG_REPLY, size };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, size } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n;
+
+	do
+		n = sendmsg(d->fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)(sizeof(h) + size) ? 0 : -EPIPE;
+}
+
+static int reply_u64(struct vu_dev *d, const struct vu_msg *m, uint64_t v)
+{
+	return send_reply(d, m, &v, sizeof(v));
+}
+
+/* The queue a message names, or NULL (and the connection ends). */
+static struct vu_queue *queue_of(struct vu_dev *d, uint32_t index)
+{
+	if (index >= VU_MAX_QUEUES) {
+		d->error = "a queue index out of range";
+		return NULL;
+	}
+	return &d->q[index];
+}
+
+static bool payload_is(struct vu_dev *d, const struct vu_msg *m, size_t size)
+{
+	if (m->h.size < size) {
+		d->error = "a message shorter than its type";
+		return false;
+	}
+	return true;
+}
+
+struct vring_mem *vu_mem_get(struct vu_dev *d)
+{
+	struct vring_mem *m;
+
+	pthread_mutex_lock(&d->mem_lock);
+	m = d->mem;
+	if (m)
+		vring_mem_get(m);
+	pthread_mutex_unlock(&d->mem_lock);
+	return m;
+}
+
+void vu_queue_notify(struct vu_queue *q)
+{
+	if (q->call_fd >= 0 && vring_should_notify(&q->vr))
+		(void)eventfd_write(q->call_fd, 1);
+}
+
+static void stop_queue(struct vu_dev *d, struct vu_queue *q)
+{
+	if (!q->started)
+		return;
+	d->ops->stop(d->ops->ud, q);
+	q->started = false;
+	q->base = q->vr.last_avail;
+	vring_mem_put(q->mem);
+	q->mem = NULL;
+}
+
+/* Start q if the front end has given all it needs: size, addresses,
+ * kick fd and memory.  Translating the ring addresses happens here,
+ * with the memory table of now. */
+static int try_start(struct vu_dev *d, struct vu_queue *q)
+{
+	struct vring_mem *m;
+	void *desc, *avail, *used;
+
+	if (q->started || q->kick_fd < 0 || q->num == 0 || !q->desc_uaddr)
+		return 0;
+	m = vu_mem_get(d);
+	if (!m)
+		return 0;
+	if (vring_mem_uaddr(m, q->desc_uaddr, vring_desc_size(q->num),
+			    &desc) < 0 ||
+	    vring_mem_uaddr(m, q->avail_uaddr, vring_avail_size(q->num),
+			    &avail) < 0 ||
+	    vring_mem_uaddr(m, q->used_uaddr, vring_used_size(q->num), &used) <
+		    0 ||
+	    (uintptr_t)desc % 16 || (uintptr_t)avail % 2 ||
+	    (uintptr_t)used % 4) {
+		vring_mem_put(m);
+		d->error = "vring addresses outside guest memory or misaligned";
+		return -EPROTO;
+	}
+	q->vr = (struct vring){
+		.num = q->num,
+		.desc = desc,
+		.avail = avail,
+		.used = used,
+		.last_avail = q->base,
+		/* the used ring carries on where the avail ring stands:
+		 * every request taken before a stop was answered */
+		.used_idx = q->base,
+		.event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX),
+		.indirect = d->features & (1ull << VIRTIO_RING_F_INDIRECT_DESC),
+	};
+	q->mem = m;
+	q->started = true;
+	if (d->ops->start(d->ops->ud, q) < 0) {
+		q->started = false;
+		q->mem = NULL;
+		vring_mem_put(m);
+		d->error = "cannot start serving a queue";
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
+{
+	const struct vu_mem_table *t = &m->p.mem;
+	struct vring_mem *mem, *old;
+
+	if (!payload_is(d, m, 8) || t->nregions == 0 ||
+	    t->nregions > VRING_MEM_MAX_REGIONS ||
+	    m->h.size < 8 + t->nregions * sizeof(struct vu_region) ||
+	    m->nfds != t->nregions) {
+		d->error = "a malformed memory table";
+		return -EPROTO;
+	}
+	mem = calloc(1, sizeof(*mem));
+	if (!mem)
+		return -ENOMEM;
+	mem->refs = 1;
+	for (unsigned i = 0; i < t->nregions; i++) {
+		const struct vu_region *r = &t->r[i];
+		struct vring_mem_region *mr = &mem->r[i];
+		uint64_t len;
+		void *p;
+
+		if (r->size == 0 || cas_add_u64(r->size, r->mmap_offset, &len) <
+					    0 ||
+		    len > SIZE_MAX || cas_add_u64(r->gpa, r->size, &len) < 0 ||
+		    cas_add_u64(r->uaddr, r->size, &len) < 0) {
+			vring_mem_put(mem);
+			d->error = "a memory region of impossible size";
+			return -EPROTO;
+		}
+		len = r->size + r->mmap_offset;
+		p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_NORESERVE, m->fds[i], 0);
+		if (p == MAP_FAILED) {
+			vring_mem_put(mem);
+			d->error = "cannot map a guest memory region";
+			return -EPROTO;
+		}
+		*mr = (struct vring_mem_region){
+			.gpa = r->gpa,
+			.size = r->size,
+			.uaddr = r->uaddr,
+			.host = (uint8_t *)p + r->mmap_offset,
+			.map = p,
+			.map_len = (size_t)len,
+		};
+		mem->n = i + 1;
+	}
+	close_fds(m);
+	pthread_mutex_lock(&d->mem_lock);
+	old = d->mem;
+	d->mem = mem;
+	pthread_mutex_unlock(&d->mem_lock);
+	/* running queues keep the table they started with (the same
+	 * memfds): it goes when they stop */
+	vring_mem_put(old);
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+		if (try_start(d, &d->q[i]) < 0)
+			return -EPROTO;
+	return 0;
+}
+
+/* SET_VRING_KICK / SET_VRING_CALL / SET_VRING_ERR: an index and an fd
+ * (polling without an fd is not offered). */
+static int vring_fd(struct vu_dev *d, struct vu_msg *m, struct vu_queue **ret_q,
+		    int *ret_fd)
+{
+	struct vu_queue *q;
+
+	if (!payload_is(d, m, 8))
+		return -EPROTO;
+	q = queue_of(d, (uint32_t)(m->p.u64 & VU_VRING_INDEX_MASK));
+	if (!q)
+		return -EPROTO;
+	if ((m->p.u64 & VU_VRING_NOFD) || m->nfds != 1) {
+		d->error = "a vring without an eventfd (polling is not offered)";
+		return -EPROTO;
+	}
+	*ret_q = q;
+	*ret_fd = m->fds[0];
+	m->nfds = 0;
+	return 0;
+}
+
+static void reset_device(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
+		struct vu_queue *q = &d->q[i];
+
+		stop_queue(d, q);
+		if (q->kick_fd >= 0)
+			close(q->kick_fd);
+		q->kick_fd = -1;
+		q->base = 0;
+		q->enabled = false;
+	}
+}
+
+static int handle(struct vu_dev *d, struct vu_msg *m)
+{
+	struct vu_queue *q;
+	int fd;
+
+	switch (m->h.request) {
+	case VU_GET_FEATURES:
+		return reply_u64(d, m, offered_features);
+	case VU_SET_FEATURES:
+		if (!payload_is(d, m, 8))
+			return -EPROTO;
+		d->features = m->p.u64 & offered_features;
+		/* without protocol features rings start out enabled */
+		if (!(d->features & (1ull << VU_F_PROTOCOL_FEATURES)))
+			for (unsigned i = 0; i < VU_MAX_QUEUES; i++)
+				d->q[i].enabled = true;
+		return 0;
+	case VU_GET_PROTOCOL_FEATURES:
+		return reply_u64(d, m, offered_protocol);
+	case VU_SET_PROTOCOL_FEATURES:
+		if (!payload_is(d, m, 8))
+			return -EPROTO;
+		d->protocol_features = m->p.u64 & offered_protocol;
+		return 0;
+	case VU_GET_QUEUE_NUM:
+		return reply_u64(d, m, VU_MAX_QUEUES);
+	case VU_SET_OWNER:
+		return 0;
+	case VU_RESET_OWNER:
+	case VU_RESET_DEVICE:
+		reset_device(d);
+		return 0;
+	case VU_SET_MEM_TABLE:
+		return set_mem_table(d, m);
+	case VU_SET_VRING_NUM:
+		if (!payload_is(d, m, sizeof(struct vu_state)) ||
+		    !(q = queue_of(d, m->p.state.index)))
+			return -EPROTO;
+		if (q->started || m->p.state.num == 0 ||
+		    m->p.state.num > 32768 ||
+		    (m->p.state.num & (m->p.state.num - 1))) {
+			d->error = "a vring size that is not a power of two "
+				   "up to 32768, or set while running";
+			return -EPROTO;
+		}
+		q->num = (uint16_t)m->p.state.num;
+		return 0;
+	case VU_SET_VRING_ADDR:
+		if (!payload_is(d, m, sizeof(struct vu_addr)) ||
+		    !(q = queue_of(d, m->p.addr.index)))
+			return -EPROTO;
+		if (q->started) {
+			d->error = "vring addresses changed while running";
+			return -EPROTO;
+		}
+		q->desc_uaddr = m->p.addr.desc;
+		q->avail_uaddr = m->p.addr.avail;
+		q->used_uaddr = m->p.addr.used;
+		return 0;
+	case VU_SET_VRING_BASE:
+		if (!payload_is(d, m, sizeof(struct vu_state)) ||
+		    !(q = queue_of(d, m->p.state.index)))
+			return -EPROTO;
+		if (q->started) {
+			d->error = "a vring base set while running";
+			return -EPROTO;
+		}
+		q->base = (uint16_t)m->p.state.num;
+		return 0;
+	case VU_GET_VRING_BASE: {
+		struct vu_state st;
+
+		if (!payload_is(d, m, sizeof(struct vu_state)) ||
+		    !(q = queue_of(d, m->p.state.index)))
+			return -EPROTO;
+		stop_queue(d, q);
+		/* a stopped ring starts again only with a new kick fd */
+		if (q->kick_fd >= 0)
+			close(q->kick_fd);
+		q->kick_fd = -1;
+		st = (struct vu_state){ q->index, q->base };
+		return send_reply(d, m, &st, sizeof(st));
+	}
+	case VU_SET_VRING_KICK:
+		if (vring_fd(d, m, &q, &fd) < 0)
+			return -EPROTO;
+		stop_queue(d, q);
+		if (q->kick_fd >= 0)
+			close(q->kick_fd);
+		q->kick_fd = fd;
+		return try_start(d, q);
+	case VU_SET_VRING_CALL:
+		if (vring_fd(d, m, &q, &fd) < 0)
+			return -EPROTO;
+		pthread_mutex_lock(&q->lock);
+		if (q->call_fd >= 0)
+			close(q->call_fd);
+		q->call_fd = fd;
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	case VU_SET_VRING_ERR:
+		if (vring_fd(d, m, &q, &fd) < 0)
+			return -EPROTO;
+		close(fd); /* nothing is reported through it */
+		return 0;
+	case VU_SET_VRING_ENABLE:
+		if (!payload_is(d, m, sizeof(struct vu_state)) ||
+		    !(q = queue_of(d, m->p.state.index)))
+			return -EPROTO;
+		q->enabled = m->p.state.num != 0;
+		return 0;
+	default:
+		/* not negotiated, so not expected; none of them awaits a
+		 * reply unless its feature was offered */
+		return 0;
+	}
+}
+
+int vu_serve(int conn_fd, int stop_fd, const struct vu_ops *ops,
+	     const char **ret_error)
+{
+	struct vu_dev *d = calloc(1, sizeof(*d));
+	struct vu_msg m;
+	int r = 0;
+
+	if (!d) {
+		close(conn_fd);
+		return -ENOMEM;
+	}
+	d->fd = conn_fd;
+	d->ops = ops;
+	pthread_mutex_init(&d->mem_lock, NULL);
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
+		d->q[i] = (struct vu_queue){ .dev = d, .index = i,
+					     .kick_fd = -1, .call_fd = -1 };
+		pthread_mutex_init(&d->q[i].lock, NULL);
+	}
+	for (;;) {
+		struct pollfd p[2] = { { conn_fd, POLLIN, 0 },
+				       { stop_fd, POLLIN, 0 } };
+
+		if (poll(p, stop_fd >= 0 ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (stop_fd >= 0 && (p[1].revents & POLLIN))
+			break;
+		r = recv_msg(d, &m);
+		if (r != 0) {
+			r = r > 0 ? 0 : r;
+			break;
+		}
+		r = handle(d, &m);
+		close_fds(&m);
+		if (r < 0) {
+			if (!d->error)
+				d->error = "a reply could not be sent";
+			break;
+		}
+	}
+	reset_device(d);
+	for (unsigned i = 0; i < VU_MAX_QUEUES; i++) {
+		if (d->q[i].call_fd >= 0)
+			close(d->q[i].call_fd);
+		pthread_mutex_destroy(&d->q[i].lock);
+	}
+	vring_mem_put(d->mem);
+	if (ret_error)
+		*ret_error = r < 0 ? d->error : NULL;
+	close(conn_fd);
+	free(d);
+	return r < 0 ? r : 0;
+}
