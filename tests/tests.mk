@@ -7,6 +7,7 @@
 #   make check-fuse        mount tests (bats, real FUSE mounts; root)
 #   make check-net         substituters (bats, real Nix caches + nginx)
 #   make check-hardening   damaged stores, hostile caches, abused mounts
+#   make check-vm          castore virtiofs under a real QEMU guest
 
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
@@ -29,9 +30,9 @@ check-unit: $(UNIT_BIN)
 		echo "== $$t"; $(TEST_ENV) $$t --jobs 2; \
 	done
 
-check: all check-unit check-fuzz check-cli check-fuse check-net check-hardening
+check: all check-unit check-fuzz check-cli check-fuse check-net check-hardening check-vm
 
-.PHONY: check check-unit check-fuzz check-cli check-fuse check-net check-hardening
+.PHONY: check check-unit check-fuzz check-cli check-fuse check-net check-hardening check-vm
 
 BATS ?= bats
 check-cli: all
@@ -139,3 +140,20 @@ bench: all
 	bench/run-all.sh
 
 .PHONY: bench
+
+# castore virtiofs seen from a real guest (tests/vm): QEMU under TCG boots
+# Debian's kernel (downloaded once into $(VM_CACHE)) with an initramfs
+# of busybox and this static probe.  The probe runs in the guest: no
+# sanitizers (they do not link statically).
+$(B)/tests/guest-probe: tests/vm/guest-probe.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)gcc -std=gnu17 -O2 -Wall -static -o $@ $<
+
+check-vm: all $(B)/tests/guest-probe
+	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || ! command -v qemu-system-x86_64 > /dev/null; }; then \
+		echo "check-vm: SKIPPED: the VM tests need root and qemu-system-x86 (scripts/setup.sh)"; \
+	else \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) VM_PROBE=$(CURDIR)/$(B)/tests/guest-probe \
+			$(BATS) tests/vm; \
+	fi
