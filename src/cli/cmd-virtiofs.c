@@ -181,7 +181,8 @@ int cmd_virtiofs(int argc, char **argv)
 			  why ? why : "failed", strerror(-r));
 		return 1;
 	}
-	log_error("virtiofs '%s': done, %llu requests served", socket_path,
-		  (unsigned long long)stats.requests);
+	log_error("virtiofs '%s': done, %llu requests served over %u queues",
+		  socket_path, (unsigned long long)stats.requests,
+		  stats.virtio_queues);
 	return 0;
 }

@@ -42,6 +42,7 @@ struct cas_fs_stats {
 	uint64_t requests;       /* all requests taken */
 	uint64_t uring_requests; /* of them, over io_uring */
 	unsigned uring_queues;   /* 0: io_uring was not used */
+	unsigned virtio_queues;  /* virtiofs: queues the guest started */
 };
 
 struct cas_fs_opts {

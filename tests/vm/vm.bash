@@ -86,7 +86,7 @@ vm_boot() {
 		-kernel "$VM_KERNEL" -initrd "$initrd" \
 		-append "console=ttyS0 quiet loglevel=1 panic=-1" \
 		-nographic -no-reboot -nodefaults -serial stdio \
-		< /dev/null 2>&1 | tr -d '\r' > "$out"
+		< /dev/null 2>&1 | stdbuf -oL tr -d '\r' > "$out"
 }
 
 # vm_fs_args SOCKET [TAG] [QUEUES]: QEMU's arguments for a vhost-user-fs

@@ -399,6 +399,8 @@ static int queue_start(void *ud, struct vu_queue *q)
 	pthread_mutex_lock(&q->lock);
 	q->priv = vq;
 	pthread_mutex_unlock(&q->lock);
+	if (!v->queues[q->index])
+		v->queues_started++;
 	v->queues[q->index] = q;
 	return 0;
 }

@@ -22,6 +22,7 @@ struct virtiofs {
 	struct fuse_session *(*make_session)(struct virtiofs *v);
 	/* queues being served, by index (for routing replies) */
 	struct vu_queue *queues[VU_MAX_QUEUES];
+	unsigned queues_started; /* distinct queues ever started */
 	/* requests that may take long, and the threads that serve them */
 	pthread_mutex_t wlock;
 	pthread_cond_t wcond;

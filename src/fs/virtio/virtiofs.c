@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,27 +43,52 @@ static struct fuse_session *make_session(struct virtiofs *v)
 	return se;
 }
 
-/* A socket file left by a daemon that is gone is replaced; one that
- * answers, or any other file, is not. */
-static int clear_stale_socket(const struct sockaddr_un *sa)
+/*
+ * The socket path is ours while we hold an flock on PATH.lock: a second
+ * daemon is refused without connecting (a probe connection would be
+ * taken for QEMU's, the only one a daemon serves).  Then a socket file
+ * at PATH is a stale one, left by a daemon that was killed: replaced.
+ * Any other file there is not touched.  The lock fd in *ret_fd.
+ */
+static int claim_path(const char *path, int *ret_fd, const char **ret_error)
 {
+	char lock[4096 + 8];
 	struct stat st;
-	int fd, r;
+	int fd;
 
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode))
-		return -EEXIST;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		*ret_error = "cannot create the socket's lock file";
 		return -errno;
-	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	close(fd);
-	if (r == 0)
-		return -EADDRINUSE;
-	if (errno != ECONNREFUSED)
-		return -errno;
-	return unlink(sa->sun_path) < 0 ? -errno : 0;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+
+		close(fd);
+		*ret_error = "another daemon is using the socket path";
+		return r;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode) || unlink(path) < 0) {
+			unlink(lock);
+			close(fd);
+			*ret_error = "the socket path exists and is not a stale "
+				     "socket";
+			return -EEXIST;
+		}
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static void release_path(const char *path, int lock_fd)
+{
+	char lock[4096 + 8];
+
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	(void)unlink(lock);
+	close(lock_fd);
 }
 
 static int listen_on(const char *path, const char **ret_error)
@@ -75,14 +101,6 @@ static int listen_on(const char *path, const char **ret_error)
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	r = clear_stale_socket(&sa);
-	if (r < 0) {
-		*ret_error = r == -EADDRINUSE
-				     ? "another daemon is listening on the socket"
-				     : "the socket path exists and is not a "
-				       "stale socket";
-		return r;
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*ret_error = "cannot make a socket";
@@ -127,7 +145,7 @@ int cas_fs_serve_virtio(struct cas_store *store, const char *socket_path,
 	struct fs fs;
 	struct virtiofs v;
 	sigset_t mask, old;
-	int sfd = -1, lfd = -1, cfd, r;
+	int sfd = -1, lfd = -1, lock_fd = -1, cfd, r;
 	bool v_inited = false;
 
 	r = fs_core_init(&fs, store, opts);
@@ -149,6 +167,9 @@ int cas_fs_serve_virtio(struct cas_store *store, const char *socket_path,
 		err = "cannot set up signal handling";
 		goto out;
 	}
+	r = claim_path(socket_path, &lock_fd, &err);
+	if (r < 0)
+		goto out;
 	lfd = listen_on(socket_path, &err);
 	if (lfd < 0) {
 		r = lfd;
@@ -175,10 +196,14 @@ int cas_fs_serve_virtio(struct cas_store *store, const char *socket_path,
 	}
 	r = vu_serve(cfd, sfd, &v.ops, &err);
 out:
+	if (opts->stats) {
+		opts->stats->requests = fs.dev_requests;
+		opts->stats->virtio_queues = v_inited ? v.queues_started : 0;
+	}
 	if (v_inited)
 		fs_virtio_release(&v);
-	if (opts->stats)
-		opts->stats->requests = fs.dev_requests;
+	if (lock_fd >= 0)
+		release_path(socket_path, lock_fd);
 	fs_core_release(&fs);
 	if (sfd >= 0) {
 		struct signalfd_siginfo si;
