@@ -88,3 +88,50 @@ for sub in ("valid", "invalid"):
         if f.startswith("too-deep"):
             continue  # large; the unit test covers it
         write("nar", sub + "-" + f, open(os.path.join(src, f), "rb").read())
+
+# FUSE requests as a virtio-fs guest sends them (fuse_in_header: len,
+# opcode, unique, nodeid, uid, gid, pid, total_extlen, padding).
+import struct
+
+
+def fuse_req(opcode, args, nodeid=1, length=None):
+    n = 40 + len(args) if length is None else length
+    return struct.pack("<IIQQIIIHH", n, opcode, 7, nodeid, 0, 0, 1, 0, 0) + args
+
+
+write("fuse-frame", "init", fuse_req(26, struct.pack("<IIII", 7, 36, 1 << 20, 1 << 30) + bytes(48)))
+write("fuse-frame", "init-ext-short", fuse_req(26, struct.pack("<IIII", 7, 36, 0, 1 << 30)))
+write("fuse-frame", "lookup", fuse_req(1, b"00bgd045z0d4icpbc2yyz4gx48ak44la-x\0"))
+write("fuse-frame", "lookup-no-nul", fuse_req(1, b"abc"))
+write("fuse-frame", "read", fuse_req(15, struct.pack("<QQIIQII", 5, 0, 4096, 0, 0, 0, 0), 2))
+write("fuse-frame", "read-short", fuse_req(15, bytes(20), 2))
+write("fuse-frame", "batch-forget", fuse_req(42, struct.pack("<II", 2, 0) + struct.pack("<QQQQ", 2, 1, 3, 1)))
+write("fuse-frame", "batch-forget-lying", fuse_req(42, struct.pack("<II", 1000, 0) + bytes(16)))
+write("fuse-frame", "rename", fuse_req(12, struct.pack("<Q", 1) + b"a\0b\0"))
+write("fuse-frame", "setxattr", fuse_req(21, struct.pack("<II", 3, 0) + b"user.x\0abc"))
+write("fuse-frame", "setupmapping", fuse_req(48, bytes(40)))
+write("fuse-frame", "len-lies", fuse_req(3, bytes(16), 2, 1000))
+write("fuse-frame", "short", b"\x10\0\0\0")
+
+# Guest memory for the virtqueue walker: byte 0 picks num (1 << b % 9)
+# and EVENT_IDX (bit 1), byte 1 INDIRECT_DESC (bit 0); then memory from
+# guest-physical 0x10000: the descriptor table, the avail ring, buffers.
+def vring_mem(num_log2, descs, avail_heads, indirect=True, tail=b""):
+    num = 1 << num_log2
+    table = b"".join(struct.pack("<QIHH", *d) for d in descs).ljust(16 * num, b"\0")
+    avail = struct.pack("<HH", 0, len(avail_heads)) + b"".join(
+        struct.pack("<H", h) for h in avail_heads).ljust(2 * num, b"\0") + b"\0\0"
+    body = table + avail
+    body = body.ljust((len(body) + 3) & ~3, b"\0") + bytes(6 + 8 * num)
+    return bytes([num_log2, 1 if indirect else 0]) + body + tail
+
+
+B = 0x10000
+write("vring", "chain", vring_mem(2, [(B + 0x400, 40, 1, 1), (B + 0x500, 100, 2, 0)], [0]))
+write("vring", "loop", vring_mem(2, [(B + 0x400, 40, 1, 1), (B + 0x500, 100, 1, 0)], [0]))
+write("vring", "read-after-write", vring_mem(2, [(B + 0x400, 40, 2 | 1, 1), (B + 0x500, 100, 0, 0)], [0]))
+write("vring", "outside", vring_mem(2, [(0xdead0000, 40, 0, 0)], [0]))
+write("vring", "indirect", vring_mem(2, [(B + 0x400, 32, 4, 0)], [0],
+                                     tail=bytes(0x400 - 0x100) + struct.pack("<QIHHQIHH", B + 0x600, 40, 1, 1, B + 0x700, 64, 2, 0)))
+write("vring", "bad-head", vring_mem(2, [], [9]))
+write("vring", "many", vring_mem(3, [(B + 0x400 + 16 * i, 16, 0, 0) for i in range(8)], list(range(8))))
