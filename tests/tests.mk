@@ -139,7 +139,11 @@ bench-import: all
 bench: all
 	bench/run-all.sh
 
-.PHONY: bench
+# castore virtiofs vs QEMU's virtiofsd and 9p, in one guest (bench/vm.sh)
+bench-vm: all $(B)/tests/guest-probe
+	VM_PROBE=$(CURDIR)/$(B)/tests/guest-probe bench/vm.sh
+
+.PHONY: bench bench-vm
 
 # castore virtiofs seen from a real guest (tests/vm): QEMU under TCG boots
 # Debian's kernel (downloaded once into $(VM_CACHE)) with an initramfs

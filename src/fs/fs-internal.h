@@ -143,10 +143,11 @@ void fs_uring_stop(struct fs *fs);
  * False for anything else (write it to /dev/fuse).
  */
 bool fs_uring_reply(const struct iovec *iov, int count, ssize_t *ret_len);
-/* Where a reply of up to size bytes of data can be built in place (the
- * ring entry's payload), or NULL: not on a ring, or too big.  Replies
- * over a ring are copied, never spliced. */
-void *fs_uring_reply_buffer(size_t size);
+/* fs->tr.reply_read of a mount: a READ served over a ring is read
+ * straight into its ring entry's payload; -EOPNOTSUPP for a request that
+ * came through /dev/fuse (spliced instead) or too big for the entry. */
+int fs_uring_reply_read(void *ud, fuse_req_t req, int fd, off_t off,
+			size_t size);
 /* Whether serving a request (its opcode and node) may take long enough
  * to hold up a queue: a root lookup may download a path, the first open
  * (no_open: read) of a big file hashes it.  Transports hand those to a

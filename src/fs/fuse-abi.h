@@ -158,6 +158,38 @@ struct fuse_abi_batch_forget_in {
 _Static_assert(sizeof(struct fuse_abi_batch_forget_in) == 8,
 	       "fuse_batch_forget_in");
 
+/* FUSE over io_uring (7.42): what each ring entry's header holds, and
+ * the command of an SQE (in its 80-byte command area). */
+struct fuse_abi_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id; /* names the request in its commit */
+	uint32_t payload_sz;
+	uint32_t padding;
+	uint64_t reserved;
+};
+_Static_assert(sizeof(struct fuse_abi_uring_ent_in_out) == 32,
+	       "fuse_uring_ent_in_out");
+_Static_assert(offsetof(struct fuse_abi_uring_ent_in_out, payload_sz) == 16,
+	       "payload_sz");
+struct fuse_abi_uring_req_header {
+	char in_out[128]; /* fuse_in_header; the reply's fuse_out_header */
+	char op_in[128];  /* the operation's header (e.g. fuse_read_in) */
+	struct fuse_abi_uring_ent_in_out ent;
+};
+_Static_assert(sizeof(struct fuse_abi_uring_req_header) == 288,
+	       "fuse_uring_req_header");
+_Static_assert(offsetof(struct fuse_abi_uring_req_header, ent) == 256,
+	       "ring_ent_in_out");
+struct fuse_abi_uring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+_Static_assert(sizeof(struct fuse_abi_uring_cmd_req) == 24,
+	       "fuse_uring_cmd_req");
+_Static_assert(offsetof(struct fuse_abi_uring_cmd_req, qid) == 16, "qid");
+
 /* The in-argument sizes the frame check needs (fuse-frame.c). */
 #define FUSE_ABI_FORGET_IN 8
 #define FUSE_ABI_GETATTR_IN 16

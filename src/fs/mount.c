@@ -72,6 +72,8 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		err = "cannot allocate the inode table";
 		goto out_noinodes;
 	}
+	/* reads over FUSE's io_uring queues go into their ring entries */
+	fs.tr.reply_read = fs_uring_reply_read;
 	fs_mount_flag_words(opts->mount_flags, flag_words, sizeof(flag_words));
 	snprintf(mount_opts, sizeof(mount_opts),
 		 "ro,nosuid,nodev,fsname=castore,subtype=castore,"

@@ -25,10 +25,12 @@
  * later opens cost no open(2) or ioctl, just the reply.
  */
 #include "fs/fs-internal.h"
+#include "fs/fuse-abi.h"
 
 #include "base/mountinfo.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,36 +41,26 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* From the kernel's uapi <linux/fuse.h> 7.40, newer than bookworm's. */
-struct fs_backing_map {
-	int32_t fd;
-	uint32_t flags;
-	uint64_t padding;
-};
-#define FS_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct fs_backing_map)
+#define FS_DEV_IOC_BACKING_OPEN _IOW(229, 1, struct fuse_abi_backing_map)
 #define FS_DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
-#define FS_INIT_EXT (1u << 30)
-#define FS_INIT_MAX_PAGES (1u << 22)
-#define FS_FLAGS2_PASSTHROUGH (1u << 5) /* FUSE_PASSTHROUGH >> 32 */
-#define FS_FLAGS2_OVER_IO_URING (1u << 9) /* FUSE_OVER_IO_URING >> 32 */
-#define FS_FOPEN_PASSTHROUGH (1u << 7)
-#define FS_OP_INIT 26
 
-/* Offsets in the wire structs (fuse_in_header is 40 bytes). */
-#define FS_IN_OPCODE 4
-#define FS_INIT_IN_FLAGS (40 + 12)
-#define FS_INIT_IN_FLAGS2 (40 + 16)
-#define FS_INIT_OUT_FLAGS 12
-#define FS_INIT_OUT_MAX_WRITE 20
-#define FS_INIT_OUT_MAX_PAGES 28 /* 16 bits */
-#define FS_INIT_OUT_FLAGS2 32
-#define FS_INIT_OUT_STACK_DEPTH 36
-#define FS_INIT_OUT_MIN 40
-#define FS_OPEN_OUT_FLAGS 8
-#define FS_OPEN_OUT_BACKING_ID 12
-#define FS_OPEN_OUT_SIZE 16
-
-#define FS_INIT_PARALLEL_DIROPS (1u << 18)
+/* Where the fields edited or read are, in a request (after its
+ * fuse_in_header) and in a reply's payload (after fuse_out_header). */
+#define FS_IN_OPCODE offsetof(struct fuse_abi_in_header, opcode)
+#define FS_INIT_IN_FLAGS                                                       \
+	(sizeof(struct fuse_abi_in_header) +                                   \
+	 offsetof(struct fuse_abi_init_in, flags))
+#define FS_INIT_IN_FLAGS2                                                      \
+	(sizeof(struct fuse_abi_in_header) +                                   \
+	 offsetof(struct fuse_abi_init_in, flags2))
+#define FS_INIT_OUT_FLAGS offsetof(struct fuse_abi_init_out, flags)
+#define FS_INIT_OUT_MAX_WRITE offsetof(struct fuse_abi_init_out, max_write)
+#define FS_INIT_OUT_MAX_PAGES offsetof(struct fuse_abi_init_out, max_pages)
+#define FS_INIT_OUT_FLAGS2 offsetof(struct fuse_abi_init_out, flags2)
+#define FS_INIT_OUT_STACK_DEPTH                                                \
+	offsetof(struct fuse_abi_init_out, max_stack_depth)
+#define FS_OPEN_OUT_FLAGS offsetof(struct fuse_abi_open_out, open_flags)
+#define FS_OPEN_OUT_BACKING_ID offsetof(struct fuse_abi_open_out, backing_id)
 
 /* The reply this thread is about to send, if it needs editing. */
 static __thread bool tl_init_reply, tl_init_dirops, tl_init_passthrough,
@@ -95,14 +87,14 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
 
 	if (n > 0)
 		__atomic_add_fetch(&fs->dev_requests, 1, __ATOMIC_RELAXED);
-	if (n >= FS_INIT_IN_FLAGS2 + 4 &&
-	    get32(buf, FS_IN_OPCODE) == FS_OP_INIT &&
-	    (get32(buf, FS_INIT_IN_FLAGS) & FS_INIT_EXT)) {
+	if (n >= (ssize_t)(FS_INIT_IN_FLAGS2 + 4) &&
+	    get32(buf, FS_IN_OPCODE) == FUSE_ABI_INIT &&
+	    (get32(buf, FS_INIT_IN_FLAGS) & FUSE_ABI_INIT_EXT)) {
 		uint32_t flags2 = get32(buf, FS_INIT_IN_FLAGS2);
 
 		/* read before INIT is handled */
-		fs->pt.offered = flags2 & FS_FLAGS2_PASSTHROUGH;
-		fs->uring_offered = flags2 & FS_FLAGS2_OVER_IO_URING;
+		fs->pt.offered = flags2 & FUSE_ABI_INIT2_PASSTHROUGH;
+		fs->uring_offered = flags2 & FUSE_ABI_INIT2_OVER_IO_URING;
 	}
 	return n;
 }
@@ -112,7 +104,7 @@ static ssize_t pt_read(int fd, void *buf, size_t len, void *ud)
 static size_t init_payload_size(const unsigned char *init_out)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	size_t pages = get32(init_out, FS_INIT_OUT_FLAGS) & FS_INIT_MAX_PAGES
+	size_t pages = get32(init_out, FS_INIT_OUT_FLAGS) & FUSE_ABI_INIT_MAX_PAGES
 			       ? (get32(init_out, FS_INIT_OUT_MAX_PAGES) & 0xffff)
 			       : 32;
 	size_t size = get32(init_out, FS_INIT_OUT_MAX_WRITE);
@@ -136,32 +128,32 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *ud)
 		size_t len = iov[1].iov_len;
 
 		memcpy(copy, iov[1].iov_base, len);
-		if (tl_init_reply && len >= FS_INIT_OUT_MIN) {
+		if (tl_init_reply && len >= FUSE_ABI_INIT_OUT_MIN) {
 			if (tl_init_dirops)
 				put32(copy, FS_INIT_OUT_FLAGS,
 				      get32(copy, FS_INIT_OUT_FLAGS) |
-					      FS_INIT_PARALLEL_DIROPS);
+					      FUSE_ABI_INIT_PARALLEL_DIROPS);
 			if (tl_init_passthrough) {
 				put32(copy, FS_INIT_OUT_FLAGS2,
 				      get32(copy, FS_INIT_OUT_FLAGS2) |
-					      FS_FLAGS2_PASSTHROUGH);
+					      FUSE_ABI_INIT2_PASSTHROUGH);
 				put32(copy, FS_INIT_OUT_STACK_DEPTH, 1);
 			}
 			if (tl_init_uring) {
 				put32(copy, FS_INIT_OUT_FLAGS2,
 				      get32(copy, FS_INIT_OUT_FLAGS2) |
-					      FS_FLAGS2_OVER_IO_URING);
+					      FUSE_ABI_INIT2_OVER_IO_URING);
 				start_uring = true;
 				payload = init_payload_size(copy);
 			}
 			if (tl_init_passthrough || tl_init_uring)
 				put32(copy, FS_INIT_OUT_FLAGS,
 				      get32(copy, FS_INIT_OUT_FLAGS) |
-					      FS_INIT_EXT);
-		} else if (tl_open_backing_id >= 0 && len == FS_OPEN_OUT_SIZE) {
+					      FUSE_ABI_INIT_EXT);
+		} else if (tl_open_backing_id >= 0 && len == sizeof(struct fuse_abi_open_out)) {
 			put32(copy, FS_OPEN_OUT_FLAGS,
 			      get32(copy, FS_OPEN_OUT_FLAGS) |
-				      FS_FOPEN_PASSTHROUGH);
+				      FUSE_ABI_FOPEN_PASSTHROUGH);
 			put32(copy, FS_OPEN_OUT_BACKING_ID,
 			      (uint32_t)tl_open_backing_id);
 		}
@@ -286,7 +278,7 @@ void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops)
 
 int fs_passthrough_open(struct fs *fs, struct fs_inode *i, int blob_fd)
 {
-	struct fs_backing_map map = { .fd = blob_fd };
+	struct fuse_abi_backing_map map = { .fd = blob_fd };
 	int id, r;
 
 	if (!__atomic_load_n(&fs->pt.enabled, __ATOMIC_RELAXED))

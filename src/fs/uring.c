@@ -21,6 +21,7 @@
  * its ring entry until it is answered, not the queue.
  */
 #include "fs/fs-internal.h"
+#include "fs/fuse-abi.h"
 
 #include <errno.h>
 #include <liburing.h>
@@ -34,55 +35,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-/* From the kernel's uapi <linux/fuse.h> (not included: a field name in
- * it is poisoned by base/banned.h; the ring structs are 7.42, newer
- * than bookworm's header anyway). */
-struct uring_in_header {
-	uint32_t len, opcode;
-	uint64_t unique, nodeid;
-	uint32_t uid, gid, pid;
-	uint16_t total_extlen, padding;
-};
-struct uring_out_header {
-	uint32_t len;
-	int32_t error;
-	uint64_t unique;
-};
-enum {
-	OP_LOOKUP = 1,
-	OP_GETATTR = 3,
-	OP_OPEN = 14,
-	OP_READ = 15,
-	OP_RELEASE = 18,
-	OP_GETXATTR = 22,
-	OP_LISTXATTR = 23,
-	OP_FLUSH = 25,
-	OP_OPENDIR = 27,
-	OP_READDIR = 28,
-	OP_RELEASEDIR = 29,
-	OP_ACCESS = 34,
-	OP_POLL = 40,
-	OP_READDIRPLUS = 44,
-	OP_LSEEK = 46,
-};
-struct uring_ent_in_out {
-	uint64_t flags;
-	uint64_t commit_id; /* to name the request in its commit */
-	uint32_t payload_sz;
-	uint32_t padding;
-	uint64_t reserved;
-};
-struct uring_req_header {
-	char in_out[128]; /* fuse_in_header; the reply's fuse_out_header */
-	char op_in[128];  /* the operation's header (e.g. fuse_read_in) */
-	struct uring_ent_in_out ent;
-};
-struct uring_cmd_req { /* in the SQE's command area */
-	uint64_t flags;
-	uint64_t commit_id;
-	uint16_t qid;
-	uint8_t padding[6];
-};
 #define URING_CMD_REGISTER 1
 #define URING_CMD_COMMIT_AND_FETCH 2
 
@@ -95,7 +47,7 @@ struct uring_queue;
 
 struct uring_ent {
 	struct uring_queue *q;
-	struct uring_req_header *hdr;
+	struct fuse_abi_uring_req_header *hdr;
 	char *payload;
 	struct iovec iov[2]; /* registered with the kernel */
 	char *req;           /* the request in /dev/fuse layout */
@@ -140,23 +92,23 @@ static __thread bool tl_replied;
 static size_t op_header_size(uint32_t opcode)
 {
 	switch (opcode) {
-	case OP_OPEN:
-	case OP_OPENDIR:
-	case OP_GETXATTR:
-	case OP_LISTXATTR:
-	case OP_ACCESS:
+	case FUSE_ABI_OPEN:
+	case FUSE_ABI_OPENDIR:
+	case FUSE_ABI_GETXATTR:
+	case FUSE_ABI_LISTXATTR:
+	case FUSE_ABI_ACCESS:
 		return 8;
-	case OP_GETATTR:
+	case FUSE_ABI_GETATTR:
 		return 16;
-	case OP_RELEASE:
-	case OP_RELEASEDIR:
-	case OP_FLUSH:
-	case OP_LSEEK:
-	case OP_POLL:
+	case FUSE_ABI_RELEASE:
+	case FUSE_ABI_RELEASEDIR:
+	case FUSE_ABI_FLUSH:
+	case FUSE_ABI_LSEEK:
+	case FUSE_ABI_POLL:
 		return 24;
-	case OP_READ:
-	case OP_READDIR:
-	case OP_READDIRPLUS:
+	case FUSE_ABI_READ:
+	case FUSE_ABI_READDIR:
+	case FUSE_ABI_READDIRPLUS:
 		return 40;
 	default: /* LOOKUP, READLINK, STATFS: none */
 		return 0;
@@ -166,7 +118,7 @@ static size_t op_header_size(uint32_t opcode)
 static void prep_cmd(struct io_uring_sqe *sqe, struct uring_ent *e,
 		     uint32_t cmd, uint64_t commit_id)
 {
-	struct uring_cmd_req *c;
+	struct fuse_abi_uring_cmd_req *c;
 
 	/* an SQE128: its last 80 bytes are the command */
 	memset(sqe, 0, sizeof(*sqe));
@@ -179,7 +131,7 @@ static void prep_cmd(struct io_uring_sqe *sqe, struct uring_ent *e,
 		sqe->addr = (uint64_t)(uintptr_t)e->iov;
 		sqe->len = 2;
 	}
-	c = (struct uring_cmd_req *)sqe->cmd;
+	c = (struct fuse_abi_uring_cmd_req *)sqe->cmd;
 	c->qid = (uint16_t)e->q->qid;
 	c->commit_id = commit_id;
 }
@@ -208,7 +160,7 @@ static int submit_cmd(struct uring_queue *q, struct uring_ent *e, uint32_t cmd,
 /* Join the three parts of e's request into e->req.  0 or -errno. */
 static int take_request(struct uring_ent *e)
 {
-	struct uring_in_header in;
+	struct fuse_abi_in_header in;
 	size_t opsz, plsz = e->hdr->ent.payload_sz, len;
 
 	memcpy(&in, e->hdr->in_out, sizeof(in));
@@ -239,7 +191,7 @@ static int take_request(struct uring_ent *e)
 /* Answer e with an error of our own (libfuse did not answer it). */
 static void reply_error(struct uring_ent *e, int r)
 {
-	struct uring_out_header oh = {
+	struct fuse_abi_out_header oh = {
 		.len = sizeof(oh),
 		.error = r,
 		.unique = e->unique,
@@ -372,9 +324,9 @@ static void *queue_main(void *arg)
 			reply_error(e, r);
 		} else if (fs_request_may_block(
 				   fs,
-				   ((const struct uring_in_header *)e->req)
+				   ((const struct fuse_abi_in_header *)e->req)
 					   ->opcode,
-				   ((const struct uring_in_header *)e->req)
+				   ((const struct fuse_abi_in_header *)e->req)
 					   ->nodeid)) {
 			hand_to_worker(q->u, e);
 		} else {
@@ -387,7 +339,7 @@ static void *queue_main(void *arg)
 bool fs_uring_reply(const struct iovec *iov, int count, ssize_t *ret_len)
 {
 	struct uring_ent *e = tl_ent;
-	struct uring_out_header oh;
+	struct fuse_abi_out_header oh;
 	size_t len = 0;
 
 	if (!e || tl_replied || count < 1 || iov[0].iov_len != sizeof(oh))
@@ -401,7 +353,7 @@ bool fs_uring_reply(const struct iovec *iov, int count, ssize_t *ret_len)
 			len = 0;
 			break;
 		}
-		/* fs_uring_reply_buffer() data is in place already;
+		/* fs_uring_reply_read() data is in place already;
 		 * memmove, should a reply ever point elsewhere into it */
 		if (iov[k].iov_base != e->payload + len)
 			memmove(e->payload + len, iov[k].iov_base,
@@ -422,12 +374,22 @@ bool fs_uring_reply(const struct iovec *iov, int count, ssize_t *ret_len)
 	return true;
 }
 
-void *fs_uring_reply_buffer(size_t size)
+int fs_uring_reply_read(void *ud, fuse_req_t req, int fd, off_t off,
+			size_t size)
 {
 	struct uring_ent *e = tl_ent;
+	ssize_t n;
 
-	return e && !tl_replied && size <= e->q->u->payload_size ? e->payload
-								  : NULL;
+	(void)ud;
+	if (!e || tl_replied || size > e->q->u->payload_size)
+		return -EOPNOTSUPP;
+	/* straight into the ring entry's payload: the reply finds its data
+	 * in place (fs_uring_reply) */
+	n = pread(fd, e->payload, size, off);
+	if (n < 0)
+		return -errno;
+	fuse_reply_buf(req, e->payload, (size_t)n);
+	return 0;
 }
 
 /* Possible CPUs, as the kernel counts its queues: the highest in

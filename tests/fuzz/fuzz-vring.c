@@ -39,9 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data += 2;
 	size -= 2;
 	len = size < MEM_MAX ? size : MEM_MAX;
-	/* room for the rings whatever the input's size */
-	if (len < vring_desc_size(num) + vring_avail_size(num) + 8 * num + 6)
-		len = vring_desc_size(num) + vring_avail_size(num) + 8 * num + 6;
+	/* room for the rings whatever the input's size: the used ring
+	 * 4-aligned after the avail ring */
+	used_off = (vring_desc_size(num) + vring_avail_size(num) + 3) &
+		   ~(size_t)3;
+	if (len < used_off + vring_used_size(num))
+		len = used_off + vring_used_size(num);
 	len = (len + 15) & ~(size_t)15;
 	mem = aligned_alloc(16, len);
 	if (!mem)
@@ -55,7 +58,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    .size = len - half,
 					    .uaddr = 0x7000000 + half,
 					    .host = mem + half };
-	used_off = (vring_desc_size(num) + vring_avail_size(num) + 3) & ~(size_t)3;
 	vr = (struct vring){
 		.num = num,
 		.desc = (const struct vring_desc *)mem,

@@ -80,8 +80,8 @@ vm_boot() {
 	local initrd="$1" out="$2"
 	shift 2
 	timeout "$VM_TIMEOUT" qemu-system-x86_64 -machine q35,accel=tcg -cpu max \
-		-smp "${VM_SMP:-1}" -m 512M \
-		-object memory-backend-memfd,id=mem,size=512M,share=on \
+		-smp "${VM_SMP:-1}" -m "${VM_MEM:-512M}" \
+		-object memory-backend-memfd,id=mem,size="${VM_MEM:-512M}",share=on \
 		-numa node,memdev=mem "$@" \
 		-kernel "$VM_KERNEL" -initrd "$initrd" \
 		-append "console=ttyS0 quiet loglevel=1 panic=-1" \

@@ -1,0 +1,216 @@
+/* Files: open (with the first-open check and passthrough), read, release. */
+#include "fs/ops-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * Never serve wrong bytes: the first open of a file inode re-hashes its
+ * blob, unless the blob is stamped by an earlier check and its file has
+ * not changed since (cas_blob_open_checked); a missing or corrupt
+ * blob is EIO for this open only.  Concurrent first opens may both hash;
+ * the flag only ever goes from false to true.  The blob's fd in *ret_fd.
+ */
+static int open_checked(struct fs *fs, struct fs_inode *i, int *ret_fd)
+{
+	int r;
+
+	if (fs->opts.no_verify ||
+	    __atomic_load_n(&i->verified, __ATOMIC_ACQUIRE))
+		r = cas_blob_open(fs->store->blobs, &i->digest, ret_fd);
+	else
+		r = cas_blob_open_checked(fs->store->blobs, &i->digest, i->size,
+					  ret_fd);
+	if (r == -ENOENT || r == -EBADMSG) {
+		fs_report(fs, "blob", &i->digest, r, "each open of its files");
+		return -EIO;
+	}
+	if (r < 0)
+		return r;
+	__atomic_store_n(&i->verified, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Hashing takes about a millisecond per MiB: above this, not inline on a
+ * ring queue. */
+#define FS_HASH_INLINE_MAX (UINT64_C(1) << 20)
+
+static bool open_may_hash(struct fs *fs, uint64_t ino)
+{
+	struct fs_inode *i;
+	bool r;
+
+	if (fs->opts.no_verify || ino == FUSE_ROOT_ID)
+		return false;
+	i = fs_inode_get(&fs->inodes, ino);
+	if (!i)
+		return false;
+	r = i->type == CAS_NODE_FILE && i->size > FS_HASH_INLINE_MAX &&
+	    !__atomic_load_n(&i->verified, __ATOMIC_ACQUIRE);
+	fs_inode_put(&fs->inodes, i);
+	return r;
+}
+
+bool fs_request_may_block(struct fs *fs, uint32_t opcode, uint64_t nodeid)
+{
+	switch (opcode) {
+	case FUSE_ABI_LOOKUP:
+		return nodeid == FUSE_ROOT_ID;
+	case FUSE_ABI_OPEN:
+		return open_may_hash(fs, nodeid);
+	case FUSE_ABI_READ:
+		return fs->opts.no_open && open_may_hash(fs, nodeid);
+	default:
+		return false;
+	}
+}
+
+/* Open a file inode and reply: passthrough where the kernel allows it,
+ * else an fd the reads splice from. */
+static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
+		      struct fuse_file_info *fi)
+{
+	int fd = -1;
+	/* an inode with a backing file needs no open and no check */
+	int r = fs_passthrough_open(fs, i, -1);
+
+	if (r == -EAGAIN || r == -EOPNOTSUPP) {
+		bool passthrough = r == -EAGAIN;
+
+		r = open_checked(fs, i, &fd);
+		if (r == 0)
+			r = passthrough ? fs_passthrough_open(fs, i, fd)
+					: -EOPNOTSUPP;
+	}
+	if (r >= 0) {
+		/* reads go from the kernel to the blob file, not through us */
+		if (fd >= 0)
+			close(fd);
+		fi->fh = FS_FH_PASSTHROUGH;
+		fi->noflush = 1;
+		fuse_reply_open(req, fi);
+		/* the amendment is for this reply only, sent or not */
+		fs_passthrough_reply_done();
+	} else if (r != -EOPNOTSUPP) {
+		if (fd >= 0)
+			close(fd);
+		fs_reply_err(req, r);
+	} else {
+		fi->fh = (uint64_t)fd;
+		fi->keep_cache = 1; /* content never changes */
+		fi->noflush = 1;
+		if (fuse_reply_open(req, fi) != 0)
+			close(fd);
+	}
+}
+
+void fs_op_open(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY ||
+	    (fi->flags & (O_TRUNC | O_CREAT | O_APPEND))) {
+		fs_reply_err(req, -EROFS);
+		return;
+	}
+	if (ino == FUSE_ROOT_ID) {
+		fs_reply_err(req, -EISDIR);
+		return;
+	}
+	i = fs_inode_or_reply(req, fs, ino);
+	if (!i)
+		return;
+	if (i->type == CAS_NODE_DIRECTORY) {
+		fs_reply_err(req, -EISDIR);
+	} else if (i->type != CAS_NODE_FILE) {
+		fs_reply_err(req, -ELOOP);
+	} else if (fs->opts.no_open) {
+		/* "success, and send no more opens" */
+		fs_reply_err(req, -ENOSYS);
+	} else {
+		open_file(req, fs, i, fi);
+	}
+	fs_inode_put(&fs->inodes, i);
+}
+
+/* no_open: the blob's fd for one read, checked on first use.  Opened
+ * per read: keeping one per inode would run out of fds on a big tree. */
+static int inode_fd(struct fs *fs, struct fs_inode *i)
+{
+	int fd, r;
+
+	if (i->type != CAS_NODE_FILE)
+		return -EISDIR;
+	r = open_checked(fs, i, &fd);
+	return r < 0 ? r : fd;
+}
+
+/* Reply size bytes of fd at off: straight into the reply's place where
+ * the transport has one (a ring entry, a guest's buffers), else spliced
+ * (the reply names fd and offset). */
+static void reply_read(fuse_req_t req, int fd, size_t size, off_t off)
+{
+	struct fs *fs = fs_of(req);
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	if (fs->tr.reply_read) {
+		int r = fs->tr.reply_read(fs->tr.ud, req, fd, off, size);
+
+		if (r == 0)
+			return;
+		if (r != -EOPNOTSUPP) {
+			fs_reply_err(req, r);
+			return;
+		}
+	}
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *i = NULL;
+	int fd = (int)fi->fh;
+
+	if (fs->opts.no_open) {
+		i = fs_inode_or_reply(req, fs, ino);
+		if (!i)
+			return;
+		fd = inode_fd(fs, i);
+		if (fd < 0) {
+			fs_reply_err(req, fd);
+			fs_inode_put(&fs->inodes, i);
+			return;
+		}
+	}
+	reply_read(req, fd, size, off);
+	if (i) {
+		close(fd);
+		fs_inode_put(&fs->inodes, i);
+	}
+}
+
+void fs_op_release(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+
+	(void)ino;
+	/* a passthrough file's backing id stays with its inode; no_open
+	 * sends no RELEASE */
+	if (fi->fh != FS_FH_PASSTHROUGH && !fs->opts.no_open)
+		close((int)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
