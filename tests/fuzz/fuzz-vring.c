@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/virtio/vring.h"
+#include "vhost/vring.h"
 #include "fuzz.h"
 
 #define GPA_BASE 0x10000u

@@ -7,7 +7,7 @@
 #define CAS_FS_VIRTIO_FUSE_VIRTIO_H
 
 #include "fs/fs-internal.h"
-#include "fs/virtio/vhost-user.h"
+#include "vhost/vhost-user.h"
 
 struct vf_req;
 

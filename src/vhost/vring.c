@@ -1,4 +1,4 @@
-#include "fs/virtio/vring.h"
+#include "vhost/vring.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -16,14 +16,14 @@
  * connection rather than the daemon.  The guest behind it is untrusted:
  * see vring.h.
  */
-#ifndef CAS_FS_VIRTIO_VHOST_USER_H
-#define CAS_FS_VIRTIO_VHOST_USER_H
+#ifndef CAS_VHOST_VHOST_USER_H
+#define CAS_VHOST_VHOST_USER_H
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "fs/virtio/vring.h"
+#include "vhost/vring.h"
 
 /* Queues a device may have: hiprio + request queues. */
 #define VU_MAX_QUEUES 64

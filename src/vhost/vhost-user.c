@@ -1,4 +1,4 @@
-#include "fs/virtio/vhost-user.h"
+#include "vhost/vhost-user.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -10,8 +10,8 @@
  * loops), and an indirect table is one descriptor's worth of whole
  * descriptors with no indirect entries of its own.
  */
-#ifndef CAS_FS_VIRTIO_VRING_H
-#define CAS_FS_VIRTIO_VRING_H
+#ifndef CAS_VHOST_VRING_H
+#define CAS_VHOST_VRING_H
 
 #include <stdbool.h>
 #include <stddef.h>
