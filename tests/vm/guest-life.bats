@@ -27,6 +27,19 @@ teardown() {
 	[ -z "${DAEMON_PID:-}" ] || kill -9 "$DAEMON_PID" 2>/dev/null || true
 }
 
+# boot_until_mounted SOCKET: boot $BATS_TEST_TMPDIR/initrd.gz in the
+# background against SOCKET; return once the guest says MOUNTED.
+boot_until_mounted() {
+	vm_boot "$BATS_TEST_TMPDIR/initrd.gz" "$BATS_TEST_TMPDIR/console" \
+		$(vm_fs_args "$1") &
+	for _ in $(seq 1 600); do
+		grep -q '^MOUNTED' "$BATS_TEST_TMPDIR/console" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "the guest never mounted" >&2
+	return 1
+}
+
 @test "lazy substitution inside the guest, from an nginx-served cache written by Nix; two request queues" {
 	t=${TOP#/nix/store/} d=${DEP#/nix/store/}
 	cat > "$BATS_TEST_TMPDIR/guest.sh" <<EOF
@@ -71,13 +84,7 @@ EOF
 	"$CASTORE" import "$BATS_TEST_DIRNAME" > /dev/null
 	vm_initrd "$BATS_TEST_TMPDIR/initrd.gz" "$BATS_TEST_TMPDIR/guest.sh"
 	start_daemon "$BATS_TEST_TMPDIR/vfs.sock"
-	vm_boot "$BATS_TEST_TMPDIR/initrd.gz" "$BATS_TEST_TMPDIR/console" \
-		$(vm_fs_args "$BATS_TEST_TMPDIR/vfs.sock") &
-	for _ in $(seq 1 600); do
-		grep -q '^MOUNTED' "$BATS_TEST_TMPDIR/console" 2>/dev/null && break
-		sleep 0.1
-	done
-	grep -q '^MOUNTED' "$BATS_TEST_TMPDIR/console"
+	boot_until_mounted "$BATS_TEST_TMPDIR/vfs.sock"
 	sleep 1 # requests in flight
 	pkill -9 -f "qemu-system-x86_64.*$BATS_TEST_TMPDIR/vfs.sock"
 	wait_exit "$DAEMON_PID" 10
@@ -104,13 +111,7 @@ sleep 600
 EOF
 	vm_initrd "$BATS_TEST_TMPDIR/initrd.gz" "$BATS_TEST_TMPDIR/guest.sh"
 	start_daemon "$BATS_TEST_TMPDIR/c.sock"
-	vm_boot "$BATS_TEST_TMPDIR/initrd.gz" "$BATS_TEST_TMPDIR/console" \
-		$(vm_fs_args "$BATS_TEST_TMPDIR/c.sock") &
-	for _ in $(seq 1 600); do
-		grep -q '^MOUNTED' "$BATS_TEST_TMPDIR/console" 2>/dev/null && break
-		sleep 0.1
-	done
-	grep -q '^MOUNTED' "$BATS_TEST_TMPDIR/console"
+	boot_until_mounted "$BATS_TEST_TMPDIR/c.sock"
 	kill -TERM "$DAEMON_PID"
 	wait_exit "$DAEMON_PID" 10
 	[ "$EXIT_RC" = 0 ]
