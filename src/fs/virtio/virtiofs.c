@@ -30,6 +30,8 @@ static struct fuse_session *make_session(struct virtiofs *v)
 	int null;
 
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), v->fs);
+	/* the session copied what it needs from the arguments */
+	fuse_opt_free_args(&args);
 	if (!se)
 		return NULL;
 	/* libfuse wants an fd it owns; requests never come from it */
