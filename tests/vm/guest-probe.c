@@ -263,11 +263,24 @@ static int walk(const char *root, const char *rel)
 	return bad;
 }
 
+/* Read a whole file in 1 MiB reads, adding to *bytes (tar's reading). */
+static void read_all(const char *path, uint64_t *bytes)
+{
+	static char buf[1 << 20];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		*bytes += (uint64_t)n;
+	close(fd);
+}
+
 /* find / tar: every entry under path, unsorted (readdir order). */
 static void visit(const char *path, int read_files, uint64_t *count,
 		  uint64_t *bytes)
 {
-	static char buf[1 << 20];
 	DIR *d = opendir(path);
 	struct dirent *e;
 
@@ -286,14 +299,7 @@ static void visit(const char *path, int read_files, uint64_t *count,
 		if (S_ISDIR(st.st_mode)) {
 			visit(child, read_files, count, bytes);
 		} else if (S_ISREG(st.st_mode) && read_files) {
-			int fd = open(child, O_RDONLY);
-			ssize_t n;
-
-			if (fd < 0)
-				continue;
-			while ((n = read(fd, buf, sizeof(buf))) > 0)
-				*bytes += (uint64_t)n;
-			close(fd);
+			read_all(child, bytes);
 		}
 	}
 	closedir(d);
@@ -420,15 +426,7 @@ int main(int argc, char **argv)
 
 		if (lstat(argv[2], &st) == 0 && S_ISREG(st.st_mode)) {
 			/* one file: read it (tar) */
-			static char buf[1 << 20];
-			int fd = open(argv[2], O_RDONLY);
-			ssize_t n;
-
-			if (fd < 0)
-				return 1;
-			while ((n = read(fd, buf, sizeof(buf))) > 0)
-				bytes += (uint64_t)n;
-			close(fd);
+			read_all(argv[2], &bytes);
 			count = 1;
 		} else {
 			visit(argv[2], !strcmp(argv[1], "tar"), &count,
