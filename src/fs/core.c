@@ -3,6 +3,15 @@
 
 #include <string.h>
 
+/* The inode table's on_free hook: the transport lets go of i. */
+static void inode_freed(void *ud, struct fs_inode *i)
+{
+	struct fs *fs = ud;
+
+	if (fs->tr.forget)
+		fs->tr.forget(fs->tr.ud, i);
+}
+
 int fs_core_init(struct fs *fs, struct cas_store *store,
 		 const struct cas_fs_opts *opts)
 {
@@ -11,13 +20,11 @@ int fs_core_init(struct fs *fs, struct cas_store *store,
 	memset(fs, 0, sizeof(*fs));
 	fs->store = store;
 	fs->opts = *opts;
-	fs->pt.devfd = -1;
-	pthread_mutex_init(&fs->pt.lock, NULL);
 	pthread_mutex_init(&fs->root_lock, NULL);
 	r = fs_inode_table_init(&fs->inodes);
 	if (r < 0)
 		return r;
-	fs->inodes.on_free = fs_passthrough_forget;
+	fs->inodes.on_free = inode_freed;
 	fs->inodes.on_free_ud = fs;
 	return 0;
 }
@@ -33,7 +40,7 @@ void fs_core_reset(struct fs *fs)
 		return;
 	fs_inode_table_release(&fs->inodes);
 	fs->inodes = fresh;
-	fs->inodes.on_free = fs_passthrough_forget;
+	fs->inodes.on_free = inode_freed;
 	fs->inodes.on_free_ud = fs;
 }
 

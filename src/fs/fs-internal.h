@@ -23,37 +23,41 @@
 /* Worker threads unless --threads says otherwise. */
 #define FS_DEFAULT_THREADS 8
 
-/* Passthrough state (passthrough.c). */
-struct fs_passthrough {
-	pthread_mutex_t lock; /* backing ids of inodes */
-	int devfd;            /* the /dev/fuse fd castore mounted with */
-	bool mounted;         /* castore did mount(2) itself */
-	bool offered;         /* the kernel's INIT offered passthrough */
-	bool enabled;         /* accepted: opens try backing files */
-	/* the device number of castore's mount (0:0 if mountinfo had
-	 * none): an unmount checks the mount on top is still this one */
-	unsigned dev_major, dev_minor;
-};
-
 /* With zero-message opendir the kernel caches the root listing: its
  * attributes (mtime = the store's generation) expire after this long, so
  * `ls` sees new paths within it. */
 #define FS_ROOT_ATTR_TIMEOUT 1.0
 
 struct root_listing;
-struct fs_uring;
 
 /*
  * What the transport a mount's requests come over offers the core
  * beyond libfuse's reply functions.  The core never knows which
- * transport it runs on; it asks through this.
+ * transport it runs on; it asks through these hooks, each of which may
+ * be NULL (the transport offers nothing of the kind).
  */
 struct fs_transport {
+	/* INIT is being answered with conn: the transport amends its reply
+	 * with what it can do beyond libfuse (passthrough, FUSE over
+	 * io_uring, parallel directory operations when conn->want asks). */
+	void (*init)(void *ud, const struct fuse_conn_info *conn);
+	/* Reply to OPEN request req of file inode i so that the kernel
+	 * reads the blob itself (passthrough), fi as the core filled it:
+	 * 0 once replied; -EAGAIN when i has no backing file yet and
+	 * blob_fd is -1 (check and open the blob, borrowed, then call
+	 * again); -EOPNOTSUPP when the transport cannot (the core replies
+	 * with an fd its reads come from); other -errno: nothing was
+	 * sent. */
+	int (*reply_open)(void *ud, fuse_req_t req, struct fuse_file_info *fi,
+			  struct fs_inode *i, int blob_fd);
+	/* The kernel forgot inode i: drop what the transport kept with it
+	 * (i->tr_slot). */
+	void (*forget)(void *ud, struct fs_inode *i);
 	/* Reply to READ request req with up to size bytes of fd at off,
 	 * read straight into where the reply goes (a ring entry, a guest's
 	 * buffers): 0 once replied, -EOPNOTSUPP when this request has no
 	 * such place (the core replies itself), other -errno: nothing was
-	 * sent.  NULL: never. */
+	 * sent. */
 	int (*reply_read)(void *ud, fuse_req_t req, int fd, off_t off,
 			  size_t size);
 	void *ud;
@@ -64,14 +68,9 @@ struct fs {
 	struct cas_fs_opts opts;
 	struct fuse_session *se;
 	struct fs_inode_table inodes;
-	struct fs_passthrough pt;
 	struct fs_transport tr;
-	/* the kernel's INIT offered FUSE over io_uring (read before INIT is
-	 * handled); the rings once started (at the INIT reply), else NULL */
-	bool uring_offered;
-	struct fs_uring *uring;
-	unsigned ring_queues;
-	/* requests taken from /dev/fuse and from the rings (atomic) */
+	/* requests taken from the transport's device (/dev/fuse, a
+	 * guest's queues) and from io_uring queues (atomic) */
 	uint64_t dev_requests, ring_requests;
 	/* the kernel sends no OPENDIR/RELEASEDIR (FUSE_NO_OPENDIR_SUPPORT):
 	 * set at INIT, before any other request */
@@ -83,71 +82,13 @@ struct fs {
 	uint64_t root_gen;
 };
 
-/* The -o words (",noexec,...") of the generic mount flags in flags, as
- * libfuse's fuse_session_mount() takes them, into buf (n bytes). */
-void fs_mount_flag_words(unsigned long flags, char *buf, size_t n);
-
 /* Free the shared root snapshot (at unmount). */
 void fs_root_snapshot_release(struct fs *fs);
 
-/* fh of an open file whose reads the kernel passes through */
+/* fh of an open file with no fd of ours: the kernel reads the blob
+ * itself (passthrough) */
 #define FS_FH_PASSTHROUGH (UINT64_C(1) << 63)
 
-/*
- * Mount the session at mountpoint with our own /dev/fuse fd and custom
- * I/O, so replies can carry passthrough fields.  Root only.  0, or
- * -errno (nothing mounted; use fuse_session_mount() instead).
- */
-int fs_passthrough_mount(struct fs *fs, struct fuse_session *se,
-			 const char *mountpoint);
-/* Route an already mounted session's I/O (fuse_session_mount) through
- * the same reply editing, for the INIT fix only.  0 or -EIO. */
-int fs_passthrough_attach(struct fuse_session *se);
-/* Undo fs_passthrough_mount (a no-op if it did not mount). */
-void fs_passthrough_unmount(struct fs *fs, const char *mountpoint);
-/* Called by the init handler: the INIT reply asks for passthrough and
- * for FUSE over io_uring if the kernel offered them and opts allow, and
- * for parallel directory operations if parallel_dirops.  Once the reply
- * is written, the rings start (fs_uring_start). */
-void fs_passthrough_init_reply(struct fs *fs, bool parallel_dirops);
-/*
- * The backing id of file inode i for the OPEN reply this thread sends
- * next (amended in flight), kept with i until fs_passthrough_forget().
- * If i has none yet, blob_fd (the checked blob, borrowed) registers one;
- * with blob_fd -1 that is -EAGAIN: check and open the blob, then call
- * again.  Returns the id (>= 0), -EAGAIN, or -EOPNOTSUPP when
- * passthrough is off (use spliced reads).  Call
- * fs_passthrough_reply_done() after replying.
- */
-int fs_passthrough_open(struct fs *fs, struct fs_inode *i, int blob_fd);
-/* The inode table's on_free hook (ud: the fs): close i's backing id. */
-void fs_passthrough_forget(void *ud, struct fs_inode *i);
-/* Forget an amendment this thread did not send. */
-void fs_passthrough_reply_done(void);
-
-/*
- * FUSE over io_uring (uring.c).  fs_uring_start() registers one queue per
- * possible CPU on devfd, each served by a thread pinned to its CPU, and
- * workers for requests that may take long; payload_size is the kernel's
- * largest request or reply payload (from the INIT reply).  Called once
- * the INIT reply is written.  0, or -errno with nothing left running (the
- * kernel then goes on with /dev/fuse).  fs_uring_stop() ends and frees it
- * all (a no-op without rings); call it before destroying the session.
- */
-int fs_uring_start(struct fs *fs, int devfd, size_t payload_size);
-void fs_uring_stop(struct fs *fs);
-/*
- * For the custom I/O's writev: if this thread is serving a ring request
- * and iov is its reply, put the reply in the ring entry, hand the entry
- * back to the kernel and return true with *ret_len as writev's result.
- * False for anything else (write it to /dev/fuse).
- */
-bool fs_uring_reply(const struct iovec *iov, int count, ssize_t *ret_len);
-/* fs->tr.reply_read of a mount: a READ served over a ring is read
- * straight into its ring entry's payload; -EOPNOTSUPP for a request that
- * came through /dev/fuse (spliced instead) or too big for the entry. */
-int fs_uring_reply_read(void *ud, fuse_req_t req, int fd, off_t off,
-			size_t size);
 /* Whether serving a request (its opcode and node) may take long enough
  * to hold up a queue: a root lookup may download a path, the first open
  * (no_open: read) of a big file hashes it.  Transports hand those to a

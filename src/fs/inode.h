@@ -36,10 +36,10 @@ struct fs_inode {
 	struct cas_directory *dir; /* directory: set once, then immutable */
 	uint64_t hash;   /* of the key */
 	struct fs_inode *next_ino, *next_key;
-	/* file: its passthrough backing id, kept until the inode goes
-	 * (under fs->pt.lock) */
-	bool has_file;
-	int file;
+	/* what the transport keeps with the inode until it goes (the
+	 * /dev/fuse transport: the file's passthrough backing id) */
+	bool has_tr_slot;
+	int tr_slot;
 };
 /* (Packed for RSS: a million inodes is a tree a walk may visit.) */
 

@@ -70,32 +70,33 @@ bool fs_request_may_block(struct fs *fs, uint32_t opcode, uint64_t nodeid)
 	}
 }
 
-/* Open a file inode and reply: passthrough where the kernel allows it,
- * else an fd the reads splice from. */
+/* Open a file inode and reply: passthrough where the transport and the
+ * kernel allow it, else an fd the reads splice from. */
 static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
 		      struct fuse_file_info *fi)
 {
 	int fd = -1;
-	/* an inode with a backing file needs no open and no check */
-	int r = fs_passthrough_open(fs, i, -1);
+	int r = -EOPNOTSUPP;
 
+	/* passed through: reads go from the kernel to the blob file, not
+	 * through us; an inode with a backing file needs no open and no
+	 * check */
+	fi->fh = FS_FH_PASSTHROUGH;
+	fi->noflush = 1;
+	if (fs->tr.reply_open)
+		r = fs->tr.reply_open(fs->tr.ud, req, fi, i, -1);
 	if (r == -EAGAIN || r == -EOPNOTSUPP) {
 		bool passthrough = r == -EAGAIN;
 
 		r = open_checked(fs, i, &fd);
 		if (r == 0)
-			r = passthrough ? fs_passthrough_open(fs, i, fd)
+			r = passthrough ? fs->tr.reply_open(fs->tr.ud, req, fi,
+							    i, fd)
 					: -EOPNOTSUPP;
 	}
 	if (r >= 0) {
-		/* reads go from the kernel to the blob file, not through us */
 		if (fd >= 0)
 			close(fd);
-		fi->fh = FS_FH_PASSTHROUGH;
-		fi->noflush = 1;
-		fuse_reply_open(req, fi);
-		/* the amendment is for this reply only, sent or not */
-		fs_passthrough_reply_done();
 	} else if (r != -EOPNOTSUPP) {
 		if (fd >= 0)
 			close(fd);

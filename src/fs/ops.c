@@ -368,10 +368,11 @@ static void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_read = FS_MAX_READ;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
-	/* amends the reply: passthrough (castore never asks for the
-	 * writeback cache it excludes) and parallel dirops */
-	fs_passthrough_init_reply(userdata,
-				  conn->want & FUSE_CAP_PARALLEL_DIROPS);
+	/* the transport amends the reply with what libfuse cannot ask
+	 * for (castore never asks for the writeback cache passthrough
+	 * excludes) */
+	if (fs->tr.init)
+		fs->tr.init(fs->tr.ud, conn);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

@@ -11,7 +11,8 @@
  * (fuse_in_header, the operation's own header, the payload); they are
  * joined into the /dev/fuse layout and given to
  * fuse_session_process_buf(), and the reply, which libfuse writes through
- * castore's custom I/O, goes back into the ring entry (fs_uring_reply)
+ * castore's custom I/O (dev-io.c), goes back into the ring entry
+ * (fs_uring_reply)
  * as a COMMIT_AND_FETCH that also asks for the next request.  FORGET and
  * INTERRUPT still come through /dev/fuse to libfuse's own loop, as does
  * every request made before all queues are registered.
@@ -20,7 +21,7 @@
  * first open of a big file hashes it) goes to a worker thread: it holds
  * its ring entry until it is answered, not the queue.
  */
-#include "fs/fs-internal.h"
+#include "fs/dev/dev.h"
 #include "fs/fuse-abi.h"
 
 #include <errno.h>
@@ -464,7 +465,7 @@ static int alloc_queue(struct fs_uring *u, unsigned qid)
 	return 0;
 }
 
-int fs_uring_start(struct fs *fs, int devfd, size_t payload_size)
+int fs_uring_start(struct fs_dev *d, int devfd, size_t payload_size)
 {
 	struct fs_uring *u;
 	unsigned n = possible_cpus();
@@ -475,7 +476,7 @@ int fs_uring_start(struct fs *fs, int devfd, size_t payload_size)
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	u->fs = fs;
+	u->fs = d->fs;
 	u->devfd = devfd;
 	u->payload_size = payload_size;
 	pthread_mutex_init(&u->lock, NULL);
@@ -503,18 +504,18 @@ int fs_uring_start(struct fs *fs, int devfd, size_t payload_size)
 			goto fail;
 		u->q[k].thread_started = true;
 	}
-	fs->uring = u;
-	fs->ring_queues = n;
+	d->uring = u;
+	d->ring_queues = n;
 	return 0;
 fail:
-	fs->uring = u;
-	fs_uring_stop(fs);
+	d->uring = u;
+	fs_uring_stop(d);
 	return r;
 }
 
-void fs_uring_stop(struct fs *fs)
+void fs_uring_stop(struct fs_dev *d)
 {
-	struct fs_uring *u = fs->uring;
+	struct fs_uring *u = d->uring;
 
 	if (!u)
 		return;
@@ -532,5 +533,5 @@ void fs_uring_stop(struct fs *fs)
 	for (unsigned k = 0; k < u->nworkers; k++)
 		pthread_join(u->workers[k], NULL);
 	uring_free(u);
-	fs->uring = NULL;
+	d->uring = NULL;
 }

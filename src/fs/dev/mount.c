@@ -1,4 +1,4 @@
-#include "fs/fs-internal.h"
+#include "fs/dev/dev.h"
 
 #include "base/mountinfo.h"
 
@@ -33,7 +33,9 @@ static void raise_readahead(const char *mountpoint)
 	}
 }
 
-void fs_mount_flag_words(unsigned long flags, char *buf, size_t n)
+/* The -o words (",noexec,...") of the generic mount flags in flags, as
+ * libfuse's fuse_session_mount() takes them, into buf (n bytes). */
+static void mount_flag_words(unsigned long flags, char *buf, size_t n)
 {
 	static const struct {
 		unsigned long flag;
@@ -65,6 +67,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 	struct fuse_session *se = NULL;
 	struct fuse_loop_config *cfg = NULL;
 	struct fs fs;
+	struct fs_dev dev;
 	const char *err = NULL;
 
 	r = fs_core_init(&fs, store, opts);
@@ -72,9 +75,8 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		err = "cannot allocate the inode table";
 		goto out_noinodes;
 	}
-	/* reads over FUSE's io_uring queues go into their ring entries */
-	fs.tr.reply_read = fs_uring_reply_read;
-	fs_mount_flag_words(opts->mount_flags, flag_words, sizeof(flag_words));
+	fs_dev_init(&dev, &fs);
+	mount_flag_words(opts->mount_flags, flag_words, sizeof(flag_words));
 	snprintf(mount_opts, sizeof(mount_opts),
 		 "ro,nosuid,nodev,fsname=castore,subtype=castore,"
 		 "default_permissions," FS_MAX_READ_OPT "%s%s",
@@ -97,14 +99,14 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 	}
 	/* our own mount(2) where passthrough may work, else fusermount3 */
 	if ((opts->no_passthrough || opts->no_open ||
-	     fs_passthrough_mount(&fs, se, mountpoint) < 0) &&
+	     fs_dev_mount(&dev, se, mountpoint) < 0) &&
 	    fuse_session_mount(se, mountpoint) != 0) {
 		err = "cannot mount (is /dev/fuse available and the mountpoint "
 		      "an existing directory?)";
 		r = -EIO;
 		goto out_signals;
 	}
-	if (!fs.pt.mounted && (r = fs_passthrough_attach(se)) < 0) {
+	if (!dev.mounted && (r = fs_dev_attach(&dev, se)) < 0) {
 		err = "cannot set up the session's I/O";
 		goto out_unmount;
 	}
@@ -135,13 +137,13 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		err = "the FUSE session failed";
 	fuse_loop_cfg_destroy(cfg);
 out_unmount:
-	fs_passthrough_unmount(&fs, mountpoint);
+	fs_dev_unmount(&dev, mountpoint);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
 	/* the rings' threads use the session: end them first */
-	fs_uring_stop(&fs);
+	fs_dev_release(&dev);
 	if (se)
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
@@ -149,7 +151,7 @@ out:
 	if (opts->stats) {
 		opts->stats->uring_requests = fs.ring_requests;
 		opts->stats->requests = fs.dev_requests + fs.ring_requests;
-		opts->stats->uring_queues = fs.ring_queues;
+		opts->stats->uring_queues = dev.ring_queues;
 	}
 out_noinodes:
 	if (ret_error)
