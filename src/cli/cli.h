@@ -58,6 +58,19 @@ int cli_open_resolve(const char *verb, const char *arg,
 
 /* Parse a decimal u64; 0 or -EINVAL. */
 int cli_parse_u64(const char *s, uint64_t *ret);
+/* Parse a size: a decimal number of bytes with an optional K, M, G or T
+ * (powers of 1024; "KiB", "MB" and lower case too).  0, -EINVAL or
+ * -ERANGE. */
+int cli_parse_size(const char *s, uint64_t *ret);
+/* Take s's writers' lock shared (store/gc.h), saying on stderr when a
+ * collection holds it and this waits.  *ret has fd -1 for a store without
+ * one.  0, or logs and -errno. */
+int cli_writers_lock(struct cas_store *s, const char *verb,
+		     struct cas_store_lock *ret);
+/* Make the n stored paths roots (the caller holds the writers' lock since
+ * before they were added).  0, or logs each failure and returns 1. */
+int cli_root_paths(struct cas_store *s, const char *verb,
+		   const struct cas_store_path *paths, size_t n);
 
 /* Substituter options (substitute.c), shared by mount and fetch. */
 #define CLI_SUBST_MAX 16
@@ -123,6 +136,9 @@ int cmd_verify(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_virtiofs(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_root(int argc, char **argv);
 /* The mount(8) helper form: SOURCE MOUNTPOINT [-o OPTIONS]. */
 int cmd_mount_helper(int argc, char **argv);
 

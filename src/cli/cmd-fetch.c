@@ -9,6 +9,7 @@
  * keep-alive connections.
  */
 #include "cli/cli.h"
+#include "store/gc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -215,6 +216,10 @@ static void fetch_help(void)
 	       "                            2 S + 1 s per 16 KiB of its NAR\n"
 	       "  -r, --recursive           the closure: references too, "
 	       "transitively\n"
+	       "  --no-root                 do not make the named paths roots "
+	       "(castore gc\n"
+	       "                            keeps roots and what they "
+	       "reference)\n"
 	       "  -j, --jobs N              parallel downloads (default %d)\n\n"
 	       "Exit status: 0 if every path is in the store afterwards, 1 "
 	       "otherwise.\n", FETCH_DEFAULT_JOBS);
@@ -225,6 +230,7 @@ int cmd_fetch(int argc, char **argv)
 	static const struct option opts[] = {
 		CLI_SUBST_OPTIONS,
 		{ "recursive", no_argument, NULL, 'r' },
+		{ "no-root", no_argument, NULL, 'R' },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -234,6 +240,9 @@ int cmd_fetch(int argc, char **argv)
 			   .cond = PTHREAD_COND_INITIALIZER };
 	pthread_t threads[FETCH_MAX_JOBS];
 	uint64_t jobs = FETCH_DEFAULT_JOBS, started = 0;
+	struct cas_store_lock lk;
+	size_t named;
+	bool no_root = false;
 	int c, rc = 0;
 
 	while ((c = getopt_long(argc, argv, "hrj:", opts, NULL)) != -1) {
@@ -246,6 +255,9 @@ int cmd_fetch(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			f.recursive = true;
+			break;
+		case 'R':
+			no_root = true;
 			break;
 		case 'j':
 			if (cli_parse_u64(optarg, &jobs) < 0 || jobs == 0 ||
@@ -291,6 +303,7 @@ int cmd_fetch(int argc, char **argv)
 		free(f.paths);
 		return EXIT_USAGE;
 	}
+	named = f.n; /* the named paths come first in f.paths */
 	f.tty = isatty(STDERR_FILENO);
 	cs.progress = on_bytes;
 	cs.progress_ud = &f;
@@ -299,6 +312,13 @@ int cmd_fetch(int argc, char **argv)
 		return 1;
 	}
 	if (cli_subst_setup(&cs, f.s, false, &f.subs) < 0) {
+		cas_store_free(f.s);
+		free(f.paths);
+		return 1;
+	}
+	/* held until the named paths are rooted */
+	if (cli_writers_lock(f.s, "fetch", &lk) < 0) {
+		cas_substituters_free(f.subs);
 		cas_store_free(f.s);
 		free(f.paths);
 		return 1;
@@ -318,6 +338,15 @@ int cmd_fetch(int argc, char **argv)
 	}
 	if (f.failures)
 		rc = 1;
+	/* the named paths that are in the store now, fetched or not */
+	for (size_t k = 0; !no_root && k < named; k++) {
+		struct cas_path_meta m;
+
+		if (cas_store_meta(f.s, &f.paths[k], &m) == 0 && !m.root &&
+		    cli_root_paths(f.s, "fetch", &f.paths[k], 1))
+			rc = 1;
+	}
+	cas_store_unlock(f.s, &lk);
 	cas_substituters_free(f.subs);
 	cas_store_free(f.s);
 	free(f.paths);

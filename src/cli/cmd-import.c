@@ -1,5 +1,6 @@
 /* castore import, castore import-nar */
 #include "cli/cli.h"
+#include "store/gc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,11 +67,14 @@ int cmd_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
+		{ "no-root", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *name = NULL;
 	struct cas_store *s = NULL;
+	struct cas_store_lock lk;
+	bool no_root = false;
 	int c, r, failed = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -78,12 +82,17 @@ int cmd_import(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
+		case 'R':
+			no_root = true;
+			break;
 		case 'h':
-			printf("usage: castore import [--name NAME] PATH...\n\n"
+			printf("usage: castore import [--name NAME] [--no-root] "
+			       "PATH...\n\n"
 			       "Add each PATH (file, directory or symlink) to the "
 			       "store as `nix-store --add`\nwould, and print its "
 			       "store path.  --name sets the store path name "
-			       "(one PATH only).\n");
+			       "(one PATH only).\nEach path becomes a root, kept "
+			       "by castore gc, unless --no-root.\n");
 			return 0;
 		default:
 			return EXIT_USAGE;
@@ -103,6 +112,11 @@ int cmd_import(int argc, char **argv)
 	}
 	if (cli_open_store(true, &s) < 0)
 		return 1;
+	/* held until the paths are rooted: no gc deletes them before */
+	if (cli_writers_lock(s, "import", &lk) < 0) {
+		cas_store_free(s);
+		return 1;
+	}
 	for (int i = optind; i < argc; i++) {
 		struct cas_ingest_error err = { "" };
 		struct progress prog = { .what = argv[i] };
@@ -126,9 +140,12 @@ int cmd_import(int argc, char **argv)
 			failed = 1;
 			continue;
 		}
+		if (!no_root && cli_root_paths(s, "import", &pi.path, 1))
+			failed = 1;
 		print_path(&pi);
 		cas_path_info_release(&pi);
 	}
+	cas_store_unlock(s, &lk);
 	cas_store_free(s);
 	return failed;
 }
@@ -147,25 +164,34 @@ int cmd_import_nar(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
+		{ "no-root", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *name = NULL, *file = "-";
 	struct cas_store *s = NULL;
 	struct cas_path_info pi;
+	struct cas_store_lock lk;
 	_cleanup_close_ int fd = -1;
-	int c, r, in;
+	bool no_root = false;
+	int c, r, in, failed = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			name = optarg;
 			break;
+		case 'R':
+			no_root = true;
+			break;
 		case 'h':
-			printf("usage: castore import-nar --name NAME [FILE|-]\n\n"
+			printf("usage: castore import-nar --name NAME [--no-root] "
+			       "[FILE|-]\n\n"
 			       "Add the NAR in FILE (or stdin) as a store path "
 			       "named NAME and print it.\nA malformed NAR is "
-			       "rejected and leaves the store unchanged.\n");
+			       "rejected and leaves the store unchanged.  The "
+			       "path becomes\na root, kept by castore gc, unless "
+			       "--no-root.\n");
 			return 0;
 		default:
 			return EXIT_USAGE;
@@ -199,7 +225,14 @@ int cmd_import_nar(int argc, char **argv)
 	}
 	if (cli_open_store(true, &s) < 0)
 		return 1;
+	if (cli_writers_lock(s, "import-nar", &lk) < 0) {
+		cas_store_free(s);
+		return 1;
+	}
 	r = cas_import_nar(s, read_fd, &in, name, NULL, UINT64_MAX, &pi);
+	if (r >= 0 && !no_root)
+		failed = cli_root_paths(s, "import-nar", &pi.path, 1);
+	cas_store_unlock(s, &lk);
 	cas_store_free(s);
 	if (r == -EBADMSG || r == -E2BIG || r == -ENAMETOOLONG) {
 		log_error("import-nar: '%s': not a valid NAR (%s)",
@@ -216,5 +249,5 @@ int cmd_import_nar(int argc, char **argv)
 	}
 	print_path(&pi);
 	cas_path_info_release(&pi);
-	return 0;
+	return failed;
 }

@@ -2,12 +2,24 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <time.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/arith.h"
 #include "hash/encoding.h"
+#include "store/gc.h"
 #include "store/resolve.h"
+
+/* What is printed of each path besides its PathInfo. */
+struct extra {
+	bool has_meta;
+	struct cas_path_meta meta;
+	bool has_closure_size;
+	uint64_t closure_size;
+};
 
 /* A JSON string: escapes quotes, backslashes and control characters;
  * bytes that are not UTF-8 become \u00XX so the output stays valid. */
@@ -43,7 +55,8 @@ static void digest_str(const struct cas_digest *d, char out[64])
 	cas_base64_encode(d->bytes, CAS_DIGEST_SIZE, out + 7);
 }
 
-static void print_json(const struct cas_path_info *pi, bool first)
+static void print_json(const struct cas_path_info *pi, const struct extra *x,
+		       bool first)
 {
 	char abs[CAS_STORE_PATH_ABS_MAX], b64[CAS_BASE64_LEN(32) + 1];
 	char ca[200], dg[64];
@@ -95,10 +108,20 @@ static void print_json(const struct cas_path_info *pi, bool first)
 		printf(",\"target\":");
 		json_str(n->target);
 	}
-	printf("}}");
+	printf("}");
+	if (x->has_closure_size)
+		printf(",\"closureSize\":%llu",
+		       (unsigned long long)x->closure_size);
+	/* castore's own: whether gc keeps it (a root) or it is a cache
+	 * entry, and when it was last used (seconds since the epoch) */
+	if (x->has_meta)
+		printf(",\"root\":%s,\"lastAccess\":%llu",
+		       x->meta.root ? "true" : "false",
+		       (unsigned long long)x->meta.atime);
+	printf("}");
 }
 
-static void print_text(const struct cas_path_info *pi)
+static void print_text(const struct cas_path_info *pi, const struct extra *x)
 {
 	char abs[CAS_STORE_PATH_ABS_MAX], b32[CAS_NIXBASE32_LEN(32) + 1];
 	char ca[200], dg[64];
@@ -134,71 +157,181 @@ static void print_text(const struct cas_path_info *pi)
 	printf("\n  root        %s", cas_node_type_name(n->type));
 	if (n->type == CAS_NODE_SYMLINK) {
 		printf(" -> %s\n", n->target);
-		return;
+	} else {
+		digest_str(&n->digest, dg);
+		printf(" %s size %llu%s\n", dg, (unsigned long long)n->size,
+		       n->type == CAS_NODE_FILE && n->executable ? " executable"
+								 : "");
 	}
-	digest_str(&n->digest, dg);
-	printf(" %s size %llu%s\n", dg, (unsigned long long)n->size,
-	       n->type == CAS_NODE_FILE && n->executable ? " executable" : "");
+	if (x->has_closure_size)
+		printf("  closure     %llu bytes\n",
+		       (unsigned long long)x->closure_size);
+	if (x->has_meta) {
+		char when[64] = "never";
+		time_t t = (time_t)x->meta.atime;
+		struct tm tm;
+
+		if (t && gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC",
+				 &tm);
+		printf("  liveness    %s, last used %s\n",
+		       x->meta.root ? "root" : "cache entry", when);
+	}
+}
+
+struct show {
+	struct cas_store *s;
+	bool json, closure_size, first;
+};
+
+static int add_size(const struct cas_path_info *pi,
+		    const struct cas_path_meta *m, void *ud)
+{
+	uint64_t *sum = ud;
+
+	(void)m;
+	if (cas_add_u64(*sum, pi->nar_size, sum) < 0)
+		*sum = UINT64_MAX;
+	return 0;
+}
+
+/* Print one path; its closure's size summed first if asked. */
+static int show_one(const struct cas_path_info *pi,
+		    const struct cas_path_meta *m, void *ud)
+{
+	struct show *sh = ud;
+	struct extra x = { .has_meta = m != NULL };
+	size_t missing;
+	int r;
+
+	if (m)
+		x.meta = *m;
+	if (sh->closure_size) {
+		r = cas_store_closure(sh->s, &pi->path, 1, add_size,
+				      &x.closure_size, &missing);
+		if (r < 0)
+			return r;
+		x.has_closure_size = true;
+	}
+	if (sh->json)
+		print_json(pi, &x, sh->first);
+	else
+		print_text(pi, &x);
+	sh->first = false;
+	return 0;
+}
+
+static void path_info_help(void)
+{
+	printf("usage: castore path-info [--json] [-r] [-S] STORE_PATH...\n"
+	       "       castore path-info [--json] [-S] --all\n\n"
+	       "Show each store path's NAR hash and size, references, ca, "
+	       "signatures, root\nnode and liveness (a root, kept by gc, or "
+	       "a cache entry, and when it was\nlast used).\n\n"
+	       "  --json           `nix path-info --json`'s field names, "
+	       "plus \"rootNode\",\n"
+	       "                   \"root\" and \"lastAccess\" (seconds "
+	       "since the epoch)\n"
+	       "  -r, --recursive  the closures of the paths: what they "
+	       "reference, transitively\n"
+	       "  -S, --closure-size\n"
+	       "                   the NAR size of each path's closure\n"
+	       "  --all            every path in the store\n");
 }
 
 int cmd_path_info(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "recursive", no_argument, NULL, 'r' },
+		{ "closure-size", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct cas_store *s;
-	bool json = false, first = true;
-	int c, failed = 0;
+	struct show sh = { .first = true };
+	struct cas_store_path *paths = NULL;
+	bool all = false, recursive = false;
+	size_t n = 0, missing = 0;
+	int c, r, failed = 0;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hrS", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			json = true;
+			sh.json = true;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'r':
+			recursive = true;
+			break;
+		case 'S':
+			sh.closure_size = true;
 			break;
 		case 'h':
-			printf("usage: castore path-info [--json] STORE_PATH...\n\n"
-			       "Show each store path's NAR hash and size, "
-			       "references, ca, signatures and root\nnode.  "
-			       "--json uses `nix path-info --json`'s field names "
-			       "plus \"rootNode\".\n");
+			path_info_help();
 			return 0;
 		default:
 			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
-		log_error("path-info: no STORE_PATH given");
+	if (all && optind < argc) {
+		log_error("path-info: --all takes no STORE_PATH");
 		return EXIT_USAGE;
 	}
-	if (cli_open_store(false, &s) < 0)
+	if (!all && optind >= argc) {
+		log_error("path-info: no STORE_PATH given (or --all)");
+		return EXIT_USAGE;
+	}
+	if (cli_open_store(false, &sh.s) < 0)
 		return 1;
-	if (json)
+	paths = calloc((size_t)(argc - optind) + 1, sizeof(*paths));
+	if (!paths) {
+		cas_store_free(sh.s);
+		return log_error_errno(-ENOMEM, "path-info"), 1;
+	}
+	if (sh.json)
 		putchar('[');
 	for (int i = optind; i < argc; i++) {
-		struct cas_store_path sp;
 		struct cas_path_info pi;
+		struct cas_path_meta m;
 		const char *sub;
 		/* a path inside a store path names that store path, as
 		 * with nix path-info */
-		int r = cas_store_path_parse(argv[i], &sp, &sub);
-
+		r = cas_store_path_parse(argv[i], &paths[n], &sub);
 		if (r >= 0)
-			r = cas_path_info_get(s->infos, &sp, &pi);
+			r = cas_path_info_get(sh.s->infos, &paths[n], &pi);
 		if (r < 0) {
-			failed = cli_resolve_error(s, "path-info", r, argv[i]);
+			failed = cli_resolve_error(sh.s, "path-info", r,
+						   argv[i]);
 			continue;
 		}
-		if (json)
-			print_json(&pi, first);
-		else
-			print_text(&pi);
-		first = false;
+		n++;
+		if (recursive) {
+			cas_path_info_release(&pi);
+			continue;
+		}
+		r = cas_store_meta(sh.s, &pi.path, &m);
+		r = show_one(&pi, r == 0 ? &m : NULL, &sh);
 		cas_path_info_release(&pi);
+		if (r < 0) {
+			failed = 1;
+			log_error_errno(r, "path-info: '%s'", argv[i]);
+		}
 	}
-	if (json)
+	r = 0;
+	if (all)
+		r = cas_store_list(sh.s, show_one, &sh);
+	else if (recursive && n > 0)
+		r = cas_store_closure(sh.s, paths, n, show_one, &sh, &missing);
+	if (sh.json)
 		puts("]");
-	cas_store_free(s);
+	if (r < 0) {
+		log_error_errno(r, "path-info");
+		failed = 1;
+	}
+	free(paths);
+	cas_store_free(sh.s);
 	return failed;
 }

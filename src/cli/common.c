@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include "store/gc.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -185,4 +187,72 @@ int cli_parse_u64(const char *s, uint64_t *ret)
 		return -EINVAL;
 	*ret = v;
 	return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t *ret)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+	const char *u;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end) {
+		u = strchr(units, *end >= 'a' ? *end - 32 : *end);
+		if (!u || !*u || (end[1] && strcmp(end + 1, "iB") != 0 &&
+				  strcmp(end + 1, "B") != 0))
+			return -EINVAL;
+		for (const char *k = units; k <= u; k++)
+			mul *= 1024;
+	}
+	if (v > UINT64_MAX / mul)
+		return -ERANGE;
+	*ret = v * mul;
+	return 0;
+}
+
+int cli_writers_lock(struct cas_store *s, const char *who,
+		     struct cas_store_lock *ret)
+{
+	int r = cas_store_lock(s, false, false, ret);
+
+	if (r == -EWOULDBLOCK) {
+		fprintf(stderr, "castore: %s: waiting for a garbage collection "
+				"of the store to end\n",
+			who);
+		r = cas_store_lock(s, false, true, ret);
+	}
+	if (r == -ENOTSUP) {
+		*ret = (struct cas_store_lock){ .fd = -1 };
+		r = 0;
+	}
+	if (r < 0)
+		log_error_errno(r, "%s: cannot lock the store", who);
+	return r;
+}
+
+int cli_root_paths(struct cas_store *s, const char *who,
+		   const struct cas_store_path *paths, size_t n)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int r = cas_store_set_root(s, &paths[i], true);
+
+		if (r < 0 && r != -ENOTSUP) {
+			char abs[CAS_STORE_PATH_ABS_MAX];
+
+			cas_store_path_absolute(&paths[i], abs);
+			log_error_errno(r, "%s: cannot make %s a root", who,
+					abs);
+			failed = 1;
+		}
+	}
+	return failed;
 }

@@ -8,6 +8,22 @@
 #include "base/cleanup.h"
 #include "ingest/tee.h"
 #include "store/ca-path.h"
+#include "store/gc.h"
+
+/* The writers' lock, shared, for the whole of an import: a collection
+ * beside it must not delete an object this import found already stored
+ * (and so did not write) before its PathInfo names it.  A store without
+ * liveness has no lock to take. */
+static int writers_lock(struct cas_store *s, struct cas_store_lock *ret)
+{
+	int r = cas_store_lock(s, false, true, ret);
+
+	if (r == -ENOTSUP) {
+		*ret = (struct cas_store_lock){ .fd = -1 };
+		return 0;
+	}
+	return r;
+}
 
 /* Record a tree as a "source" path without references. */
 static int record(struct cas_store *s, const char *name,
@@ -52,9 +68,9 @@ static int default_name(const char *path, char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
-int cas_import_path(struct cas_store *s, const char *path,
-		    const struct cas_import_opts *opts,
-		    struct cas_path_info *ret)
+static int import_path(struct cas_store *s, const char *path,
+		       const struct cas_import_opts *opts,
+		       struct cas_path_info *ret)
 {
 	_cleanup_free_ char *name = NULL;
 	struct cas_builder *b = NULL;
@@ -103,6 +119,20 @@ out:
 	return r;
 }
 
+int cas_import_path(struct cas_store *s, const char *path,
+		    const struct cas_import_opts *opts,
+		    struct cas_path_info *ret)
+{
+	struct cas_store_lock lk;
+	int r = writers_lock(s, &lk);
+
+	if (r < 0)
+		return r;
+	r = import_path(s, path, opts, ret);
+	cas_store_unlock(s, &lk);
+	return r;
+}
+
 /* Parse a NAR into castore objects, checking its hash and size (when
  * given) before any object is published; the root node on success. */
 static int ingest_nar(struct cas_store *s, cas_nar_read_fn read,
@@ -119,6 +149,7 @@ static int ingest_nar(struct cas_store *s, cas_nar_read_fn read,
 	b = cas_builder_new(s);
 	if (!b)
 		return -ENOMEM;
+	/* the caller holds the writers' lock */
 	r = cas_nar_parse(read, read_ud, &cas_builder_ops, b, &sha, &size);
 	/* check before anything refers to the new objects */
 	if (r >= 0 && ((expect_sha256 && memcmp(expect_sha256->bytes,
@@ -145,12 +176,18 @@ int cas_import_nar(struct cas_store *s, cas_nar_read_fn read, void *read_ud,
 	uint64_t size;
 	int r;
 
+	struct cas_store_lock lk;
+
 	if (!cas_store_path_name_valid(name, strlen(name)))
 		return -EINVAL;
+	r = writers_lock(s, &lk);
+	if (r < 0)
+		return r;
 	r = ingest_nar(s, read, read_ud, expect_sha256, expect_size, &root,
 		       &sha, &size);
 	if (r >= 0)
 		r = record(s, name, &root, &sha, size, ret);
+	cas_store_unlock(s, &lk);
 	cas_node_release(&root);
 	return r;
 }
@@ -163,16 +200,22 @@ int cas_import_nar_as(struct cas_store *s, cas_nar_read_fn read,
 	uint64_t size;
 	int r;
 
-	r = ingest_nar(s, read, read_ud, &pi->nar_sha256, pi->nar_size, &root,
-		       &sha, &size);
+	struct cas_store_lock lk;
+
+	r = writers_lock(s, &lk);
 	if (r < 0)
 		return r;
-	pi->root = root;
-	r = cas_path_info_put(s->infos, pi);
-	if (r < 0) {
-		cas_node_release(&pi->root);
-		pi->root = (struct cas_node){ 0 };
+	r = ingest_nar(s, read, read_ud, &pi->nar_sha256, pi->nar_size, &root,
+		       &sha, &size);
+	if (r >= 0) {
+		pi->root = root;
+		r = cas_path_info_put(s->infos, pi);
+		if (r < 0) {
+			cas_node_release(&pi->root);
+			pi->root = (struct cas_node){ 0 };
+		}
 	}
+	cas_store_unlock(s, &lk);
 	return r;
 }
 

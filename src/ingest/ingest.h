@@ -14,7 +14,9 @@
  * materialised.
  *
  * Commit order makes a crash harmless: blobs are published first, then all
- * directories in one atomic transaction, then the PathInfo.  A killed import
+ * directories in one atomic transaction, then the PathInfo.  Each import
+ * holds the store's writers' lock shared while it runs (store/gc.h), so
+ * that no collection deletes what it is about to name.  A killed import
  * leaves at most unreferenced, complete blobs and directories.
  */
 #ifndef CAS_INGEST_INGEST_H

@@ -241,6 +241,94 @@ static uint64_t ss_generation(struct cas_path_info_service *s)
 	return cas_path_info_generation(ss_of(s)->local);
 }
 
+/* Liveness is the local service's: forwarded as they are. */
+static int ss_meta_get(struct cas_path_info_service *s, const uint8_t *digest,
+		       struct cas_path_meta *ret)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->meta_get ? l->ops->meta_get(l, digest, ret) : -ENOTSUP;
+}
+
+static int ss_meta_list(struct cas_path_info_service *s,
+			int (*cb)(const uint8_t *digest, const uint8_t *p,
+				  size_t n, const struct cas_path_meta *m,
+				  void *ud),
+			void *ud)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->meta_list ? l->ops->meta_list(l, cb, ud) : -ENOTSUP;
+}
+
+static int ss_set_root(struct cas_path_info_service *s, const uint8_t *digest,
+		       bool root)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->set_root ? l->ops->set_root(l, digest, root) : -ENOTSUP;
+}
+
+static int ss_touch(struct cas_path_info_service *s,
+		    const uint8_t *const *digests, const uint64_t *atimes,
+		    size_t n)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->touch ? l->ops->touch(l, digests, atimes, n) : -ENOTSUP;
+}
+
+static int ss_remove(struct cas_path_info_service *s,
+		     const uint8_t *const *digests, size_t n)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->remove ? l->ops->remove(l, digests, n) : -ENOTSUP;
+}
+
+static int ss_lock(struct cas_path_info_service *s, bool exclusive, bool wait,
+		   struct cas_store_lock *ret)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->lock ? l->ops->lock(l, exclusive, wait, ret) : -ENOTSUP;
+}
+
+static void ss_unlock(struct cas_path_info_service *s,
+		      struct cas_store_lock *lk)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	if (l->ops->unlock)
+		l->ops->unlock(l, lk);
+}
+
+static int ss_temp_root_add(struct cas_path_info_service *s,
+			    const uint8_t *digest)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->temp_root_add ? l->ops->temp_root_add(l, digest)
+				     : -ENOTSUP;
+}
+
+static int ss_temp_roots_set(struct cas_path_info_service *s,
+			     const uint8_t *const *digests, size_t n)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->temp_roots_set ? l->ops->temp_roots_set(l, digests, n)
+				      : -ENOTSUP;
+}
+
+static int ss_temp_roots(struct cas_path_info_service *s,
+			 int (*cb)(const uint8_t *digest, void *ud), void *ud)
+{
+	struct cas_path_info_service *l = ss_of(s)->local;
+
+	return l->ops->temp_roots ? l->ops->temp_roots(l, cb, ud) : -ENOTSUP;
+}
+
 static void ss_free(struct cas_path_info_service *s)
 {
 	struct subst_service *ss = ss_of(s);
@@ -272,6 +360,16 @@ static const struct cas_path_info_service_ops subst_ops = {
 	.list = ss_list,
 	.free = ss_free,
 	.generation = ss_generation,
+	.meta_get = ss_meta_get,
+	.meta_list = ss_meta_list,
+	.set_root = ss_set_root,
+	.touch = ss_touch,
+	.remove = ss_remove,
+	.lock = ss_lock,
+	.unlock = ss_unlock,
+	.temp_root_add = ss_temp_root_add,
+	.temp_roots_set = ss_temp_roots_set,
+	.temp_roots = ss_temp_roots,
 };
 
 int cas_path_info_service_substituting_new(

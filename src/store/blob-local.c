@@ -184,6 +184,52 @@ static int bl_stamp_get(struct cas_blob_service *s, const struct cas_digest *d,
 	return r;
 }
 
+/* Unlink each blob file (by the path computed from its digest, in the
+ * blobs directory: nothing else is ever removed), then drop the stamps. */
+static int bl_remove(struct cas_blob_service *s, const struct cas_digest *d,
+		     size_t n, uint64_t *ret_bytes)
+{
+	struct blob_local *b = (struct blob_local *)s;
+	int r = 0;
+
+	if (b->l->readonly)
+		return -EROFS;
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char path[68];
+		struct stat st;
+
+		blob_path(&d[i], path);
+		if (fstatat(b->l->blobs_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT && r == 0)
+				r = cas_neg_errno();
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue; /* never ours: leave it for verify to name */
+		if (unlinkat(b->l->blobs_fd, path, 0) < 0) {
+			if (errno != ENOENT && r == 0)
+				r = cas_neg_errno();
+			continue;
+		}
+		*ret_bytes += (uint64_t)st.st_size;
+	}
+	if (b->l->has_stamps) {
+		MDB_dbi dbis[] = { b->l->stamps };
+		int rs;
+
+		pthread_mutex_lock(&b->stamp_lock);
+		flush_stamps(b); /* so that no pending stamp outlives this */
+		pthread_mutex_unlock(&b->stamp_lock);
+		rs = cas_lmdb_del_many(b->l, dbis, 1, d[0].bytes, sizeof(d[0]),
+				       CAS_DIGEST_SIZE, n);
+		if (r == 0)
+			r = rs;
+	}
+	return r;
+}
+
 static int bl_stamp_drop(struct cas_blob_service *s,
 			 const struct cas_digest *d)
 {
@@ -514,6 +560,7 @@ static const struct cas_blob_service_ops blob_local_ops = {
 	.stamp_put = bl_stamp_put,
 	.stamp_drop = bl_stamp_drop,
 	.sweep = bl_sweep,
+	.remove = bl_remove,
 };
 
 int cas_blob_service_local_new(struct cas_local *l,

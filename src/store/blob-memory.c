@@ -181,6 +181,22 @@ static int bm_for_each(struct cas_blob_service *s,
 	return cas_memory_map_each(&m->map, bm_each_one, &c);
 }
 
+static int bm_remove(struct cas_blob_service *s, const struct cas_digest *d,
+		     size_t n, uint64_t *ret_bytes)
+{
+	struct blob_memory *m = (struct blob_memory *)s;
+
+	for (size_t i = 0; i < n; i++) {
+		struct cas_buf b = { 0 };
+
+		if (cas_memory_map_get(&m->map, d[i].bytes, &b) == 0 &&
+		    cas_memory_map_del(&m->map, d[i].bytes) == 0)
+			*ret_bytes += b.len;
+		cas_buf_release(&b);
+	}
+	return 0;
+}
+
 static void bm_free(struct cas_blob_service *s)
 {
 	struct blob_memory *m = (struct blob_memory *)s;
@@ -198,6 +214,7 @@ static const struct cas_blob_service_ops blob_memory_ops = {
 	.discard = bm_discard,
 	.for_each = bm_for_each,
 	.free = bm_free,
+	.remove = bm_remove,
 };
 
 int cas_blob_service_memory_new(struct cas_blob_service **ret)

@@ -75,12 +75,25 @@ static void dl_free(struct cas_directory_service *s)
 	free(s);
 }
 
+static int dl_remove(struct cas_directory_service *s,
+		     const struct cas_digest *d, size_t n)
+{
+	struct cas_local *l = local_of(s);
+	MDB_dbi dbis[] = { l->dirs };
+
+	if (n == 0)
+		return 0;
+	return cas_lmdb_del_many(l, dbis, 1, d[0].bytes, sizeof(d[0]),
+				 CAS_DIGEST_SIZE, n);
+}
+
 static const struct cas_directory_service_ops directory_local_ops = {
 	.version = CAS_SERVICE_OPS_V1,
 	.get_raw = dl_get_raw,
 	.put_many = dl_put_many,
 	.for_each = dl_for_each,
 	.free = dl_free,
+	.remove = dl_remove,
 };
 
 int cas_directory_service_local_new(struct cas_local *l,

@@ -68,12 +68,23 @@ static void dm_free(struct cas_directory_service *s)
 	free(m);
 }
 
+static int dm_remove(struct cas_directory_service *s,
+		     const struct cas_digest *d, size_t n)
+{
+	struct directory_memory *m = (struct directory_memory *)s;
+
+	for (size_t i = 0; i < n; i++)
+		(void)cas_memory_map_del(&m->map, d[i].bytes);
+	return 0;
+}
+
 static const struct cas_directory_service_ops directory_memory_ops = {
 	.version = CAS_SERVICE_OPS_V1,
 	.get_raw = dm_get_raw,
 	.put_many = dm_put_many,
 	.for_each = dm_for_each,
 	.free = dm_free,
+	.remove = dm_remove,
 };
 
 int cas_directory_service_memory_new(struct cas_directory_service **ret)

@@ -17,6 +17,13 @@
  *                              "stamps":      blob digest(32) -> stamp of the
  *                                             blob file that hashed right
  *                                             (blob-stamp.c)
+ *                              "pathmeta":    store path digest(20) -> root
+ *                                             flag and last access
+ *                                             (path-info-local.c)
+ *   gc.lock                  the writers' lock (flock: shared by writers,
+ *                            exclusive for deleting; store/gc.h)
+ *   temproots/<pid>          paths a live process uses (a mount), one
+ *                            40-hex digest a line, flock'ed by that process
  *
  * Blob write: a temp file blobs/tmp/<counter % CAS_LOCAL_TMP_DIRS>/<random
  * prefix>-<counter> (O_EXCL).
@@ -50,7 +57,9 @@ struct cas_local {
 	MDB_dbi dirs;
 	MDB_dbi infos;
 	MDB_dbi stamps;
+	MDB_dbi meta; /* "pathmeta": path digest(20) -> path-meta.c's record */
 	bool has_stamps; /* false: read-only, from before the stamps table */
+	bool has_meta;   /* false: read-only, from before "pathmeta" */
 	bool readonly;   /* opened by a user who may not write it */
 	pthread_mutex_t writer_lock;
 	int writer_fd; /* this process's writer lock, or -1 (local-tmp.c) */
@@ -91,6 +100,13 @@ int cas_lmdb_put_nosync(struct cas_local *l, MDB_dbi dbi,
 /* Delete the record under key in dbi, if any.  0 or -errno. */
 int cas_lmdb_del(struct cas_local *l, MDB_dbi dbi, const void *key,
 		 size_t keylen);
+
+/* Delete the records under n keys (key i at keys + i * stride, keylen
+ * bytes) from each of ndbis tables, in one write transaction; absent ones
+ * are skipped.  0 or -errno (then nothing was deleted). */
+int cas_lmdb_del_many(struct cas_local *l, const MDB_dbi *dbis, size_t ndbis,
+		      const void *keys, size_t stride, size_t keylen,
+		      size_t n);
 
 void cas_local_ref(struct cas_local *l);
 void cas_local_unref(struct cas_local *l);

@@ -138,6 +138,31 @@ int cas_lmdb_del(struct cas_local *l, MDB_dbi dbi, const void *key,
 	return cas_lmdb_errno(mdb_txn_commit(txn));
 }
 
+int cas_lmdb_del_many(struct cas_local *l, const MDB_dbi *dbis, size_t ndbis,
+		      const void *keys, size_t stride, size_t keylen, size_t n)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	rc = mdb_txn_begin(l->env, NULL, 0, &txn);
+	if (rc)
+		return cas_lmdb_errno(rc);
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k = { keylen, (char *)keys + i * stride };
+
+		for (size_t j = 0; j < ndbis; j++) {
+			rc = mdb_del(txn, dbis[j], &k, NULL);
+			if (rc && rc != MDB_NOTFOUND) {
+				mdb_txn_abort(txn);
+				return cas_lmdb_errno(rc);
+			}
+		}
+	}
+	return cas_lmdb_errno(mdb_txn_commit(txn));
+}
+
 void cas_local_ref(struct cas_local *l)
 {
 	__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);

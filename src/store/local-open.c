@@ -204,7 +204,7 @@ static int open_env(struct cas_local *l, const char *meta, bool create)
 
 	for (;;) {
 		if ((rc = mdb_env_create(&l->env)) ||
-		    (rc = mdb_env_set_maxdbs(l->env, 4)) ||
+		    (rc = mdb_env_set_maxdbs(l->env, 8)) ||
 		    (rc = mdb_env_set_mapsize(l->env, LOCAL_MAP_SIZE)) ||
 		    (rc = mdb_env_set_maxreaders(l->env, 1022)))
 			return cas_lmdb_errno(rc);
@@ -224,6 +224,42 @@ static int open_env(struct cas_local *l, const char *meta, bool create)
 	return 0;
 }
 
+/*
+ * The "pathmeta" table.  A store from before it had no cache entries:
+ * every path in it was added on purpose, so when the table is made, each
+ * stored path becomes a root (in the same transaction).  Read-only, such
+ * a store has no table, and its paths read as roots.
+ */
+static int open_meta_table(struct cas_local *l, MDB_txn *txn)
+{
+	static const uint8_t root_rec[10] = { 1, 1 }; /* path-info-local.c */
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_dbi_open(txn, "pathmeta", 0, &l->meta);
+	l->has_meta = rc == 0;
+	if (rc != MDB_NOTFOUND || l->readonly)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	rc = mdb_dbi_open(txn, "pathmeta", MDB_CREATE, &l->meta);
+	if (rc)
+		return rc;
+	l->has_meta = true;
+	rc = mdb_cursor_open(txn, l->infos, &c);
+	if (rc)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		MDB_val rv = { sizeof(root_rec), (void *)root_rec };
+
+		rc = mdb_put(txn, l->meta, &k, &rv, 0);
+		if (rc)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /* The tables: made if missing, unless read-only (then a store from before
  * the stamps table simply has no stamps). */
 static int open_tables(struct cas_local *l)
@@ -241,6 +277,8 @@ static int open_tables(struct cas_local *l)
 	l->has_stamps = rc == 0;
 	if (rc == MDB_NOTFOUND && l->readonly)
 		rc = 0;
+	if (rc == 0)
+		rc = open_meta_table(l, txn);
 	if (rc == 0) {
 		rc = mdb_txn_commit(txn);
 		txn = NULL;

@@ -27,6 +27,8 @@ int cas_memory_map_get(struct cas_memory_map *m, const uint8_t *key,
 		       struct cas_buf *ret);
 /* 1 if present, 0 if not. */
 int cas_memory_map_has(struct cas_memory_map *m, const uint8_t *key);
+/* Remove.  0 or -ENOENT. */
+int cas_memory_map_del(struct cas_memory_map *m, const uint8_t *key);
 /* In key order over a snapshot of the keys; a non-zero cb return stops
  * and is returned.  cb may use the map. */
 int cas_memory_map_each(struct cas_memory_map *m,

@@ -110,6 +110,20 @@ int cas_memory_map_has(struct cas_memory_map *m, const uint8_t *key)
 	return r;
 }
 
+int cas_memory_map_del(struct cas_memory_map *m, const uint8_t *key)
+{
+	struct mm_entry *e;
+
+	pthread_mutex_lock(&m->lock);
+	e = mm_find(m, key);
+	if (e)
+		tdelete(e, &m->root, mm_cmp);
+	pthread_mutex_unlock(&m->lock);
+	if (e)
+		mm_free(e);
+	return e ? 0 : -ENOENT;
+}
+
 struct snap {
 	uint8_t **keys;
 	size_t n, cap;

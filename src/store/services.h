@@ -101,6 +101,12 @@ struct cas_blob_service_ops {
 	/* Remove what writers that died left behind (temp files), counting
 	 * it into *ret.  May be NULL (nothing to sweep).  0 or -errno. */
 	int (*sweep)(struct cas_blob_service *s, struct cas_sweep *ret);
+	/* Delete n blobs (and their stamps), adding the bytes of the files
+	 * removed to *ret_bytes; absent ones are skipped.  The caller holds
+	 * the store's writers' lock exclusively (store/gc.h).  May be NULL
+	 * (the wrapper returns -ENOTSUP).  0 or -errno (some may be gone). */
+	int (*remove)(struct cas_blob_service *s, const struct cas_digest *d,
+		      size_t n, uint64_t *ret_bytes);
 };
 
 struct cas_blob_service {
@@ -124,10 +130,31 @@ struct cas_directory_service_ops {
 				  size_t n, void *ud),
 			void *ud);
 	void (*free)(struct cas_directory_service *s);
+	/* Delete n directories atomically (absent ones are skipped).  The
+	 * caller holds the writers' lock exclusively.  May be NULL. */
+	int (*remove)(struct cas_directory_service *s,
+		      const struct cas_digest *d, size_t n);
 };
 
 struct cas_directory_service {
 	const struct cas_directory_service_ops *ops;
+};
+
+/*
+ * What the store knows of a path's liveness (store/gc.h): whether it was
+ * added on purpose (a root: gc keeps its closure) or is a cache entry (a
+ * mount substituted it: gc and the cache quota may remove it), and when
+ * it was last used.
+ */
+struct cas_path_meta {
+	bool root;
+	uint64_t atime; /* seconds since the epoch; 0: never recorded */
+};
+
+/* A hold on the store's writers' lock (cas_store_lock). */
+struct cas_store_lock {
+	int fd; /* the local backend's lock file, or -1 */
+	bool exclusive;
 };
 
 struct cas_path_info_service_ops {
@@ -149,6 +176,50 @@ struct cas_path_info_service_ops {
 	/* A number that changes whenever a PathInfo is stored (it may also
 	 * change otherwise).  May be NULL: the wrapper returns 0. */
 	uint64_t (*generation)(struct cas_path_info_service *s);
+
+	/* Liveness (store/gc.h); all NULL for a backend without it (a
+	 * remote, read-only one): gc and roots are then -ENOTSUP. */
+	/* The meta of a stored path into *ret: 0, or -ENOENT (no such
+	 * path).  A path stored without one is a cache entry. */
+	int (*meta_get)(struct cas_path_info_service *s, const uint8_t *digest,
+			struct cas_path_meta *ret);
+	/* Every stored path's meta, in digest order, in one snapshot of the
+	 * store (with the PathInfo's bytes, for gc to read references). */
+	int (*meta_list)(struct cas_path_info_service *s,
+			 int (*cb)(const uint8_t *digest, const uint8_t *p,
+				   size_t n, const struct cas_path_meta *m,
+				   void *ud),
+			 void *ud);
+	/* Make a stored path a root or a cache entry: 0, -ENOENT. */
+	int (*set_root)(struct cas_path_info_service *s, const uint8_t *digest,
+			bool root);
+	/* Record the last access of n paths (absent ones are skipped). */
+	int (*touch)(struct cas_path_info_service *s,
+		     const uint8_t *const *digests, const uint64_t *atimes,
+		     size_t n);
+	/* Delete n paths' PathInfos and metas atomically (absent ones are
+	 * skipped).  The caller holds the writers' lock exclusively. */
+	int (*remove)(struct cas_path_info_service *s,
+		      const uint8_t *const *digests, size_t n);
+	/* The writers' lock: shared by every process adding objects, from
+	 * before the first until it is rooted, and by one that marks a path
+	 * in use; exclusive for deleting.  wait false: -EWOULDBLOCK if held
+	 * the other way. */
+	int (*lock)(struct cas_path_info_service *s, bool exclusive, bool wait,
+		    struct cas_store_lock *ret);
+	void (*unlock)(struct cas_path_info_service *s,
+		       struct cas_store_lock *l);
+	/* Temporary roots: paths a live process is using (a mount serving
+	 * them), kept until that process ends.  Add one (under the shared
+	 * lock), replace this process's set, and list every live process's
+	 * (under the exclusive lock). */
+	int (*temp_root_add)(struct cas_path_info_service *s,
+			     const uint8_t *digest);
+	int (*temp_roots_set)(struct cas_path_info_service *s,
+			      const uint8_t *const *digests, size_t n);
+	int (*temp_roots)(struct cas_path_info_service *s,
+			  int (*cb)(const uint8_t *digest, void *ud),
+			  void *ud);
 };
 
 struct cas_path_info_service {
