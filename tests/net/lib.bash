@@ -70,7 +70,7 @@ requests() {
 # The store holds no object and no path: nothing became visible.
 store_is_empty() {
 	local objs
-	objs=$(find "$CASTORE_STORE/blobs" -type f ! -path '*/tmp/*' 2>/dev/null | wc -l)
+	objs=$(find "$CASTORE_STORE/blobs" -type f ! -path "$CASTORE_STORE/blobs/tmp/*" 2>/dev/null | wc -l)
 	[ "$objs" -eq 0 ] || { echo "store has $objs blobs"; return 1; }
 	[ -z "$(find "$CASTORE_STORE/blobs/tmp" -type f 2>/dev/null)" ] || { echo "temp files left"; return 1; }
 	! "$CASTORE" path-info "$TOP" > /dev/null 2>&1

@@ -18,6 +18,7 @@
 #include "hash/encoding.h"
 #include "helpers.h"
 #include "ingest/ingest.h"
+#include "store/gc.h"
 #include "store/lmdb-check.h"
 #include "store/resolve.h"
 #include "store/services.h"
@@ -791,5 +792,280 @@ Test(local, lmdb_check_accepts_reused_overflow_run)
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(cas_lmdb_check_tree(fd, 0), 0);
 	close(fd);
+	rm_tmpdir();
+}
+
+/* ---- liveness and gc (store/gc.h) ---- */
+
+/* Store a path "<hash>-<name>" whose root is a file of content, with
+ * references to the paths in refs (basenames, NULL-terminated). */
+static struct cas_store_path add_path(struct cas_store *s, const char *base,
+				      const char *content,
+				      const char *const *refs)
+{
+	struct cas_path_info pi = { .ca_kind = CAS_CA_NONE };
+	struct cas_store_path ret;
+	size_t n = 0;
+
+	cr_assert_eq(cas_store_path_parse(base, &pi.path, NULL), 0);
+	pi.root.type = CAS_NODE_FILE;
+	pi.root.name = strdup("");
+	cr_assert_eq(cas_blob_put(s->blobs, content, strlen(content),
+				  &pi.root.digest), 0);
+	pi.root.size = strlen(content);
+	pi.nar_size = 100 + strlen(content);
+	while (refs && refs[n])
+		n++;
+	pi.refs = calloc(n + 1, sizeof(*pi.refs));
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(cas_store_path_parse(refs[i], &pi.refs[i], NULL),
+			     0);
+	pi.nrefs = n;
+	cr_assert_eq(cas_path_info_put(s->infos, &pi), 0);
+	ret = pi.path;
+	cas_path_info_release(&pi);
+	return ret;
+}
+
+static bool path_present(struct cas_store *s, const struct cas_store_path *p)
+{
+	struct cas_path_info pi;
+	int r = cas_path_info_get(s->infos, p, &pi);
+
+	if (r == 0)
+		cas_path_info_release(&pi);
+	cr_assert(r == 0 || r == -ENOENT);
+	return r == 0;
+}
+
+static bool blob_present(struct cas_store *s, const char *content)
+{
+	struct cas_digest d;
+
+	cas_blake3(content, strlen(content), &d);
+	return cas_blob_has(s->blobs, &d) == 1;
+}
+
+static int count_path(const struct cas_path_info *pi,
+		      const struct cas_path_meta *m, void *ud)
+{
+	(void)pi;
+	(void)m;
+	(*(size_t *)ud)++;
+	return 0;
+}
+
+#define H(c) "0c5b8vw40dy178xlpddw65q9gf1h218" c
+
+CONFORMANCE(roots_and_meta)
+{
+	struct cas_store_path a = add_path(s, H("a") "-a", "A", NULL);
+	struct cas_store_path absent;
+	struct cas_path_meta m;
+
+	(void)local;
+	/* a new path is a cache entry, used now */
+	cr_assert_eq(cas_store_meta(s, &a, &m), 0);
+	cr_assert(!m.root);
+	cr_assert_gt(m.atime, 0);
+	cr_assert_eq(cas_store_set_root(s, &a, true), 0);
+	cr_assert_eq(cas_store_meta(s, &a, &m), 0);
+	cr_assert(m.root);
+	/* storing the PathInfo again keeps the root */
+	add_path(s, H("a") "-a", "A", NULL);
+	cr_assert_eq(cas_store_meta(s, &a, &m), 0);
+	cr_assert(m.root);
+	{
+		const uint8_t *d = a.digest;
+		uint64_t t = 12345;
+
+		cr_assert_eq(cas_store_touch(s, &d, &t, 1), 0);
+	}
+	cr_assert_eq(cas_store_meta(s, &a, &m), 0);
+	cr_assert_eq(m.atime, 12345);
+	cr_assert(m.root);
+	cr_assert_eq(cas_store_set_root(s, &a, false), 0);
+	cr_assert_eq(cas_store_meta(s, &a, &m), 0);
+	cr_assert(!m.root);
+	cr_assert_eq(cas_store_path_parse(H("z") "-z", &absent, NULL), 0);
+	cr_assert_eq(cas_store_meta(s, &absent, &m), -ENOENT);
+	cr_assert_eq(cas_store_set_root(s, &absent, true), -ENOENT);
+}
+
+static void collect(struct cas_store *s, struct cas_gc_result *res,
+		    bool dry_run, uint64_t max)
+{
+	struct cas_gc_opts o = { .dry_run = dry_run, .max_freed = max };
+	struct cas_store_path bad;
+
+	cr_assert_eq(cas_store_gc(s, &o, res, &bad), 0);
+}
+
+CONFORMANCE(gc_keeps_closures_of_roots)
+{
+	/* root -> mid -> leaf; orphan -> leaf; lone; shared content */
+	static const char *const to_leaf[] = { H("l") "-leaf", NULL };
+	static const char *const to_mid[] = { H("m") "-mid", NULL };
+	struct cas_store_path leaf = add_path(s, H("l") "-leaf", "leaf", NULL);
+	struct cas_store_path mid = add_path(s, H("m") "-mid", "mid", to_leaf);
+	struct cas_store_path root = add_path(s, H("r") "-root", "shared",
+					      to_mid);
+	struct cas_store_path orphan = add_path(s, H("p") "-orphan",
+						"orphan", to_leaf);
+	struct cas_store_path lone = add_path(s, H("n") "-lone", "shared",
+					      NULL);
+	struct cas_gc_result res;
+	size_t n = 0;
+	struct cas_digest junk;
+
+	(void)local;
+	cr_assert_eq(cas_store_set_root(s, &root, true), 0);
+	/* an object nothing names, as a killed import leaves */
+	cr_assert_eq(cas_blob_put(s->blobs, "junk", 4, &junk), 0);
+
+	collect(s, &res, true, 0);
+	cr_assert_eq(res.paths, 2);
+	cr_assert_eq(res.blobs, 2); /* "orphan", "junk" */
+	cr_assert_eq(res.bytes, 10);
+	/* the dry run changed nothing */
+	cr_assert(path_present(s, &orphan) && path_present(s, &lone));
+	cr_assert(blob_present(s, "junk"));
+
+	collect(s, &res, false, 0);
+	cr_assert_eq(res.paths, 2);
+	cr_assert_eq(res.blobs, 2);
+	cr_assert_eq(res.bytes, 10);
+	cr_assert(path_present(s, &root) && path_present(s, &mid) &&
+		  path_present(s, &leaf));
+	cr_assert(!path_present(s, &orphan) && !path_present(s, &lone));
+	/* "shared" stays: the root's file has the same content */
+	cr_assert(blob_present(s, "shared") && blob_present(s, "leaf"));
+	cr_assert(!blob_present(s, "orphan") && !blob_present(s, "junk"));
+
+	/* nothing left to collect */
+	collect(s, &res, false, 0);
+	cr_assert_eq(res.paths + res.blobs + res.directories, 0);
+
+	/* unrooted, the whole closure goes */
+	cr_assert_eq(cas_store_set_root(s, &root, false), 0);
+	collect(s, &res, false, 0);
+	cr_assert_eq(res.paths, 3);
+	cr_assert_eq(cas_store_list(s, count_path, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert(!blob_present(s, "shared"));
+}
+
+CONFORMANCE(gc_max_freed_goes_referrers_first)
+{
+	static const char *const to_b[] = { H("b") "-b", NULL };
+	struct cas_store_path b = add_path(s, H("b") "-b", "bbbb", NULL);
+	struct cas_store_path a = add_path(s, H("a") "-a", "aaaa", to_b);
+	struct cas_gc_result res;
+
+	(void)local;
+	/* b is older, but a refers to it: a goes first */
+	{
+		const uint8_t *d[2] = { a.digest, b.digest };
+		uint64_t t[2] = { 200, 100 };
+
+		cr_assert_eq(cas_store_touch(s, d, t, 2), 0);
+	}
+	collect(s, &res, false, 1);
+	cr_assert_eq(res.paths, 1);
+	cr_assert(!path_present(s, &a));
+	cr_assert(path_present(s, &b));
+	cr_assert(blob_present(s, "bbbb"));
+	collect(s, &res, false, 1);
+	cr_assert_eq(res.paths, 1);
+	cr_assert(!path_present(s, &b));
+}
+
+CONFORMANCE(delete_refuses_referenced_and_roots)
+{
+	static const char *const to_b[] = { H("b") "-b", NULL };
+	struct cas_store_path b = add_path(s, H("b") "-b", "bbbb", NULL);
+	struct cas_store_path a = add_path(s, H("a") "-a", "aaaa", to_b);
+	struct cas_store_path c = add_path(s, H("c") "-c", "bbbb", NULL);
+	struct cas_store_path bad, other, both[2];
+	struct cas_gc_opts o = { 0 };
+	struct cas_gc_result res;
+
+	(void)local;
+	cr_assert_eq(cas_store_delete(s, &b, 1, false, &o, &res, &bad, &other),
+		     -EMLINK);
+	cr_assert_str_eq(bad.name, "b");
+	cr_assert_str_eq(other.name, "a");
+	cr_assert(path_present(s, &b));
+	cr_assert_eq(cas_store_set_root(s, &a, true), 0);
+	cr_assert_eq(cas_store_delete(s, &a, 1, false, &o, &res, &bad, &other),
+		     -EBUSY);
+	cr_assert_eq(cas_store_set_root(s, &a, false), 0);
+	/* a path with its referrer, together */
+	both[0] = b;
+	both[1] = a;
+	cr_assert_eq(cas_store_delete(s, both, 2, false, &o, &res, &bad,
+				      &other), 0);
+	cr_assert_eq(res.paths, 2);
+	/* "bbbb" stays for c; "aaaa" goes */
+	cr_assert_eq(res.blobs, 1);
+	cr_assert(blob_present(s, "bbbb") && !blob_present(s, "aaaa"));
+	cr_assert(path_present(s, &c));
+	cr_assert_eq(cas_store_delete(s, &a, 1, false, &o, &res, &bad, &other),
+		     -ENOENT);
+}
+
+CONFORMANCE(temp_roots_keep_paths)
+{
+	struct cas_store_path a = add_path(s, H("a") "-a", "aaaa", NULL);
+	struct cas_store_path b = add_path(s, H("b") "-b", "bbbb", NULL);
+	struct cas_store_lock lk;
+	struct cas_gc_result res;
+
+	(void)local;
+	cr_assert_eq(cas_store_lock(s, false, true, &lk), 0);
+	cr_assert_eq(cas_store_temp_root_add(s, a.digest), 0);
+	/* a collection waits for the shared lock: try without waiting */
+	{
+		struct cas_store_lock ex;
+
+		cr_assert_eq(cas_store_lock(s, true, false, &ex),
+			     -EWOULDBLOCK);
+	}
+	cas_store_unlock(s, &lk);
+	collect(s, &res, false, 0);
+	cr_assert(path_present(s, &a));
+	cr_assert(!path_present(s, &b));
+	cr_assert_eq(cas_store_temp_roots_set(s, NULL, 0), 0);
+	collect(s, &res, false, 0);
+	cr_assert(!path_present(s, &a));
+}
+
+/* A store from before the pathmeta table: what it holds was added on
+ * purpose, so its first writable open makes every path a root. */
+Test(local, old_store_paths_become_roots)
+{
+	struct cas_store *s = open_backend(true);
+	struct cas_store_path a = add_path(s, H("a") "-a", "aaaa", NULL);
+	struct cas_path_meta m;
+	char meta[128];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+
+	cas_store_free(s);
+	snprintf(meta, sizeof(meta), "%s/meta.lmdb", tmpdir);
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 8), 0);
+	cr_assert_eq(mdb_env_open(env, meta, MDB_NOSUBDIR, 0644), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "pathmeta", 0, &dbi), 0);
+	cr_assert_eq(mdb_drop(txn, dbi, 1), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	cr_assert_eq(cas_store_open_local(tmpdir, false, &s), 0);
+	cr_assert_eq(cas_store_meta(s, &a, &m), 0);
+	cr_assert(m.root);
+	cas_store_free(s);
 	rm_tmpdir();
 }

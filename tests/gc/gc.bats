@@ -1,0 +1,259 @@
+#!/usr/bin/env bats
+# Roots, gc, delete and inventory on real closures: Nix builds them and
+# writes the binary cache, nginx serves it, castore fetches from it.
+
+load ../net/lib
+
+setup_file() {
+	net_setup_file
+}
+
+teardown_file() {
+	nginx_stop
+}
+
+setup() {
+	export CASTORE_STORE="$BATS_TEST_TMPDIR/store"
+	WORK="$BATS_TEST_TMPDIR/work"
+	mkdir -p "$WORK"
+	[ -e "$F/ngx/nginx.pid" ] || nginx_start
+}
+
+fetch() {
+	"$CASTORE" fetch --trusted-public-key "$PK" --substituter "$URL/cache-zstd" "$@"
+}
+
+# The blob files of the store, one per line (digest names).
+blob_files() {
+	find "$CASTORE_STORE/blobs" -type f ! -path "$CASTORE_STORE/blobs/tmp/*" -printf '%f\n' | sort
+}
+
+# The deleted paths a gc or delete printed (its lines that are paths).
+printed_paths() {
+	echo "$1" | grep '^/nix/store/' | sort || true
+}
+
+# A tree of n small files (one of them given content), and its store path.
+make_tree() {
+	local dir="$1" n="$2" shared="${3:-}" i
+	mkdir -p "$dir"
+	for i in $(seq 1 "$n"); do echo "$dir file $i" > "$dir/f$i"; done
+	[ -z "$shared" ] || echo "$shared" > "$dir/shared"
+}
+
+@test "fetch -r roots the named path only; its references live through it; root remove then gc takes the closure" {
+	run fetch -r "$TOP"
+	[ "$status" -eq 0 ]
+	run "$CASTORE" root list
+	[ "$status" -eq 0 ]
+	[ "$output" = "$TOP" ]
+	"$CASTORE" path-info --json "$DEP" | python3 -c 'import json,sys; p=json.load(sys.stdin)[0]; assert p["root"] is False and p["lastAccess"] > 0, p'
+	"$CASTORE" path-info --json "$TOP" | python3 -c 'import json,sys; p=json.load(sys.stdin)[0]; assert p["root"] is True, p'
+	# a tree added without a root is all there is to collect
+	make_tree "$WORK/junk" 5
+	junk=$("$CASTORE" import --no-root "$WORK/junk")
+	before=$(blob_files)
+	run "$CASTORE" gc --dry-run
+	[ "$status" -eq 0 ]
+	[ "$(printed_paths "$output")" = "$junk" ]
+	[[ "$output" == *"1 store path would be deleted"* ]]
+	# the dry run changed nothing
+	[ "$(blob_files)" = "$before" ]
+	"$CASTORE" path-info "$junk" > /dev/null
+	run "$CASTORE" gc
+	[ "$status" -eq 0 ]
+	[ "$(printed_paths "$output")" = "$junk" ]
+	! "$CASTORE" path-info "$junk" 2>/dev/null
+	for p in "$TOP" "$DEP"; do
+		"$CASTORE" export "$p" | cmp - <(nix-store --dump "$p")
+	done
+	"$CASTORE" verify
+	# without its root the closure is garbage
+	"$CASTORE" root remove "$TOP"
+	run "$CASTORE" root list
+	[ -z "$output" ]
+	run "$CASTORE" gc
+	[ "$status" -eq 0 ]
+	[ "$(printed_paths "$output")" = "$(printf '%s\n' "$DEP" "$TOP" | sort)" ]
+	[ -z "$(blob_files)" ]
+	run "$CASTORE" path-info --all
+	[ -z "$output" ]
+	"$CASTORE" verify
+}
+
+@test "gc frees exactly the unreachable blobs' bytes; blobs shared with a root stay" {
+	make_tree "$WORK/kept" 20 "common content"
+	make_tree "$WORK/gone" 30 "common content"
+	kept=$("$CASTORE" import "$WORK/kept")
+	gone=$("$CASTORE" import --no-root "$WORK/gone")
+	# what only the garbage tree holds: its 30 own files
+	want=$(cat "$WORK"/gone/f* | wc -c)
+	run "$CASTORE" gc --dry-run
+	[[ "$output" == *"would be deleted, $want bytes"* ]]
+	run "$CASTORE" gc
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1 store path deleted, $want bytes"* ]]
+	[[ "$output" == *"(1 directory, 30 blobs)"* ]]
+	"$CASTORE" export "$kept" | cmp - <(nix-store --dump "$WORK/kept")
+	"$CASTORE" cat "$kept/shared" | grep -qx "common content"
+	! "$CASTORE" path-info "$gone" 2>/dev/null
+	run "$CASTORE" verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(0 unreferenced)"* ]]
+}
+
+@test "gc --max-freed stops early, least recently used first" {
+	for i in 1 2 3; do
+		make_tree "$WORK/t$i" 4
+		"$CASTORE" import --no-root "$WORK/t$i" > "$WORK/p$i"
+	done
+	run "$CASTORE" gc --max-freed 1
+	[ "$status" -eq 0 ]
+	[ "$(printed_paths "$output" | wc -l)" -eq 1 ]
+	run "$CASTORE" path-info --all
+	[ "$(printed_paths "$output" | wc -l)" -eq 2 ]
+	run "$CASTORE" gc --max-freed 1K
+	[ "$(printed_paths "$output" | wc -l)" -ge 1 ]
+	run "$CASTORE" gc --max-freed 0
+	[ "$status" -eq 2 ]
+	run "$CASTORE" gc --max-freed 12Q
+	[ "$status" -eq 2 ]
+}
+
+@test "delete refuses a referenced path, naming the referrer, and a root; deletes what only the path reaches" {
+	fetch -r --no-root "$TOP"
+	run "$CASTORE" delete "$DEP"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot delete $DEP: $TOP references it"* ]]
+	"$CASTORE" export "$DEP" | cmp - <(nix-store --dump "$DEP")
+	make_tree "$WORK/r" 3
+	r=$("$CASTORE" import "$WORK/r")
+	run "$CASTORE" delete "$r"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot delete $r: it is a root"* ]]
+	"$CASTORE" path-info "$r" > /dev/null
+	before=$(blob_files | wc -l)
+	run "$CASTORE" delete "$TOP"
+	[ "$status" -eq 0 ]
+	[ "$(printed_paths "$output")" = "$TOP" ]
+	[ "$(blob_files | wc -l)" -lt "$before" ]
+	"$CASTORE" export "$DEP" | cmp - <(nix-store --dump "$DEP")
+	run "$CASTORE" delete "$DEP"
+	[ "$status" -eq 0 ]
+	run "$CASTORE" delete "$DEP"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$DEP is not in the store"* ]]
+	run "$CASTORE" delete not-a-path
+	[ "$status" -eq 2 ]
+	# --ignore-liveness deletes a root
+	run "$CASTORE" delete --ignore-liveness "$r"
+	[ "$status" -eq 0 ]
+	run "$CASTORE" verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(0 unreferenced)"* ]]
+}
+
+@test "path-info --all, -r and -S agree with Nix" {
+	fetch -r "$TOP"
+	run "$CASTORE" path-info --all
+	[ "$(printed_paths "$output")" = "$(printf '%s\n' "$DEP" "$TOP" | sort)" ]
+	run "$CASTORE" path-info -r "$TOP"
+	[ "$(printed_paths "$output")" = "$(printf '%s\n' "$DEP" "$TOP" | sort)" ]
+	run "$CASTORE" path-info -r "$DEP"
+	[ "$(printed_paths "$output")" = "$DEP" ]
+	"$CASTORE" path-info --json -S "$TOP" "$DEP" > "$WORK/ours.json"
+	nix path-info --json -S "$TOP" "$DEP" > "$WORK/nix.json"
+	python3 - "$WORK/ours.json" "$WORK/nix.json" <<'PY'
+import json, sys
+ours, nix = (json.load(open(f)) for f in sys.argv[1:])
+if isinstance(nix, dict):
+    nix = [dict(v, path=k) for k, v in nix.items()]
+want = {p["path"]: p["closureSize"] for p in nix}
+got = {p["path"]: p["closureSize"] for p in ours}
+assert got == want, (got, want)
+PY
+	run "$CASTORE" path-info --all "$TOP"
+	[ "$status" -eq 2 ]
+}
+
+@test "gc in a loop beside imports in a loop: every imported path stays whole" {
+	for i in $(seq 1 12); do
+		make_tree "$WORK/src$i" 40 "shared by all"
+	done
+	make_tree "$WORK/first" 1
+	"$CASTORE" import --no-root "$WORK/first" > /dev/null
+	(
+		for i in $(seq 1 12); do
+			"$CASTORE" import "$WORK/src$i" >> "$WORK/rooted" || exit 1
+			"$CASTORE" import --no-root --name "garbage$i" "$WORK/src$i" > /dev/null || exit 1
+		done
+	) 3>&- &
+	importer=$!
+	gcs=0
+	while kill -0 "$importer" 2>/dev/null; do
+		"$CASTORE" gc > /dev/null
+		gcs=$((gcs + 1))
+	done
+	wait "$importer"
+	"$CASTORE" gc > /dev/null
+	echo "$gcs collections ran beside the imports" >&3
+	[ "$gcs" -ge 2 ]
+	[ "$(wc -l < "$WORK/rooted")" -eq 12 ]
+	i=0
+	while read -r p; do
+		i=$((i + 1))
+		"$CASTORE" export "$p" | cmp - <(nix-store --dump "$WORK/src$i")
+	done < "$WORK/rooted"
+	run "$CASTORE" path-info --all
+	[ "$(printed_paths "$output" | wc -l)" -eq 12 ]
+	run "$CASTORE" verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(0 unreferenced)"* ]]
+}
+
+@test "SIGKILL of gc at any point: verify passes, the next gc collects the rest" {
+	make_tree "$WORK/keep" 30 "kept"
+	keep=$("$CASTORE" import "$WORK/keep")
+	for delay in 0.02 0.05 0.1 0.2 0.4; do
+		for i in $(seq 1 20); do
+			make_tree "$WORK/g$delay-$i" 25
+			"$CASTORE" import --no-root "$WORK/g$delay-$i" > /dev/null
+		done
+		"$CASTORE" gc > /dev/null 3>&- &
+		pid=$!
+		sleep "$delay"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		run "$CASTORE" verify
+		echo "$output" | tail -1 >&3
+		[ "$status" -eq 0 ]
+		"$CASTORE" export "$keep" | cmp - <(nix-store --dump "$WORK/keep")
+	done
+	run "$CASTORE" gc
+	[ "$status" -eq 0 ]
+	run "$CASTORE" verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(0 unreferenced)"* ]]
+	[[ "$output" == *"1 store paths"* ]]
+}
+
+@test "usage: root, gc and delete say what is wrong" {
+	run "$CASTORE" root
+	[ "$status" -eq 2 ]
+	run "$CASTORE" root frobnicate x
+	[ "$status" -eq 2 ]
+	run "$CASTORE" root add
+	[ "$status" -eq 2 ]
+	make_tree "$WORK/x" 1
+	x=$("$CASTORE" import --no-root "$WORK/x")
+	run "$CASTORE" root add "/nix/store/0c5b8vw40dy178xlpddw65q9gf1h2186-absent"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not in the store"* ]]
+	"$CASTORE" root add "$x"
+	[ "$("$CASTORE" root list)" = "$x" ]
+	run "$CASTORE" gc extra
+	[ "$status" -eq 2 ]
+	run "$CASTORE" gc --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--max-freed"* ]]
+}
