@@ -4,7 +4,7 @@
  *
  *   castore [--store DIR] mount [--list-root] [--threads N] [--allow-other]
  *           [--no-xattr] [--no-verify] [--no-passthrough] [--no-open]
- *           [--no-uring] [--daemon]
+ *           [--no-uring] [--daemon] [--cache-quota SIZE]
  *           [--ready-fd FD] [--substituter URL]... [--trusted-public-key
  *           KEY]... [--no-require-sigs] MOUNTPOINT
  *   mount.fuse.castore STORE_DIR MOUNTPOINT [-o OPTIONS]
@@ -12,7 +12,8 @@
  *
  * -o words: list_root, threads=N, allow_other, no_xattr, no_verify,
  * no_passthrough, no_open, no_uring, substituter=URL, trusted_public_key=KEY,
- * no_require_sigs, connect_timeout=S, stall_timeout=S, foreground; the
+ * no_require_sigs, connect_timeout=S, stall_timeout=S, cache_quota=SIZE,
+ * foreground; the
  * generic flags noexec, noatime, nodiratime, relatime and strictatime go
  * to the kernel; the mount is always ro, nosuid and nodev, and mount(8)'s
  * own words (rw, auto, user, _netdev, nofail, x-*, ...) are accepted and

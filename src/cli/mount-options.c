@@ -41,6 +41,19 @@ static int set_threads(struct mount_args *a, const char *val)
 	return 0;
 }
 
+static int set_cache_quota(struct mount_args *a, const char *val)
+{
+	uint64_t n;
+
+	if (cli_parse_size(val, &n) < 0 || n == 0) {
+		log_error("mount: cache-quota takes a size above 0 (bytes, or "
+			  "with K, M, G, T), not '%s'", val);
+		return -EINVAL;
+	}
+	a->fs.cache_quota = n;
+	return 0;
+}
+
 static int set_substituter(struct mount_args *a, const char *val)
 {
 	return cli_subst_add_url(&a->subst, val) < 0 ? -EINVAL : 0;
@@ -114,6 +127,13 @@ static const struct mount_option options[] = {
 	  "a Nix binary cache (http://, https://, file://; repeatable,\n"
 	  "tried in order): a lookup of a path the store lacks\n"
 	  "fetches, verifies and stores it first" },
+	{ "cache-quota", "SIZE", MO_BOTH, 0, set_cache_quota,
+	  "keep the store's blob files under SIZE bytes (K, M, G, T):\n"
+	  "past it, evict substituted paths (cache entries, never\n"
+	  "roots or what they reference) least recently used first,\n"
+	  "down to half of SIZE; never a path in use (an open file,\n"
+	  "used in the last 10 s); an evicted path is substituted\n"
+	  "again on its next lookup" },
 	{ "trusted-public-key", "KEY", MO_BOTH, 0, set_key,
 	  "NAME:BASE64; a substituted path must be signed by one" },
 	{ "no-require-sigs", NULL, MO_BOTH, FLAG(subst.no_require_sigs), NULL,

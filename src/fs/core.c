@@ -26,7 +26,14 @@ int fs_core_init(struct fs *fs, struct cas_store *store,
 		return r;
 	fs->inodes.on_free = inode_freed;
 	fs->inodes.on_free_ud = fs;
-	return 0;
+	r = fs_paths_init(fs);
+	if (r == 0)
+		r = fs_paths_start(fs);
+	if (r < 0) {
+		fs_paths_release(fs);
+		fs_inode_table_release(&fs->inodes);
+	}
+	return r;
 }
 
 void fs_core_reset(struct fs *fs)
@@ -44,8 +51,14 @@ void fs_core_reset(struct fs *fs)
 	fs->inodes.on_free_ud = fs;
 }
 
+void fs_core_stop(struct fs *fs)
+{
+	fs_paths_release(fs);
+}
+
 void fs_core_release(struct fs *fs)
 {
+	fs_paths_release(fs);
 	fs_inode_table_release(&fs->inodes);
 	fs_root_snapshot_release(fs);
 }

@@ -8,6 +8,7 @@
 
 #include "fs/fs.h"
 #include "fs/inode.h"
+#include "fs/paths.h"
 
 /* Negative root lookups expire after this long: paths appear over time. */
 #define FS_ROOT_NEGATIVE_TIMEOUT 1.0
@@ -60,6 +61,9 @@ struct fs_transport {
 	 * sent. */
 	int (*reply_read)(void *ud, fuse_req_t req, int fd, off_t off,
 			  size_t size);
+	/* the session carries notifications to the kernel (to forget
+	 * entries of evicted paths) */
+	bool notify;
 	void *ud;
 };
 
@@ -69,6 +73,7 @@ struct fs {
 	struct fuse_session *se;
 	struct fs_inode_table inodes;
 	struct fs_transport tr;
+	struct fs_paths paths;
 	/* requests taken from the transport's device (/dev/fuse, a
 	 * guest's queues) and from io_uring queues (atomic) */
 	uint64_t dev_requests, ring_requests;
@@ -85,9 +90,14 @@ struct fs {
 /* Free the shared root snapshot (at unmount). */
 void fs_root_snapshot_release(struct fs *fs);
 
-/* fh of an open file with no fd of ours: the kernel reads the blob
- * itself (passthrough) */
+/* fh of an open file: the fd reads come from (bits 0-31) or, with bit
+ * 63, none (passthrough: the kernel reads the blob itself); and the slot
+ * of the store path it was opened under (bits 32-62, fs/paths.h) */
 #define FS_FH_PASSTHROUGH (UINT64_C(1) << 63)
+#define FS_FH_MAKE(fd_or_flag, slot)                                          \
+	((uint64_t)(fd_or_flag) | ((uint64_t)((slot) & 0x7fffffffu) << 32))
+#define FS_FH_FD(fh) ((int)(uint32_t)(fh))
+#define FS_FH_SLOT(fh) ((uint32_t)((fh) >> 32) & 0x7fffffffu)
 
 /* Whether serving a request (its opcode and node) may take long enough
  * to hold up a queue: a root lookup may download a path, the first open
@@ -95,12 +105,15 @@ void fs_root_snapshot_release(struct fs *fs);
  * worker thread. */
 bool fs_request_may_block(struct fs *fs, uint32_t opcode, uint64_t nodeid);
 
-/* The core's state for store (borrowed) with opts: 0 or -ENOMEM.
- * fs_core_reset() forgets every inode (a new session, as after a guest
- * remounts); fs_core_release() frees it all. */
+/* The core's state for store (borrowed) with opts, and its thread
+ * (fs/paths.h): 0 or -errno.  fs_core_reset() forgets every inode (a new
+ * session, as after a guest remounts); fs_core_stop() ends the thread
+ * (call it before destroying the session: it may send notifications);
+ * fs_core_release() frees it all. */
 int fs_core_init(struct fs *fs, struct cas_store *store,
 		 const struct cas_fs_opts *opts);
 void fs_core_reset(struct fs *fs);
+void fs_core_stop(struct fs *fs);
 void fs_core_release(struct fs *fs);
 
 extern const struct fuse_lowlevel_ops fs_ops;

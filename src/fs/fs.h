@@ -58,6 +58,9 @@ struct cas_fs_opts {
 	bool no_open;
 	bool no_uring;     /* never FUSE over io_uring, even if offered */
 	unsigned threads;  /* worker threads; 0: the default (8) */
+	/* keep the store under this many bytes of blob files by evicting
+	 * cache entries, least recently used first (fs/paths.h); 0: none */
+	uint64_t cache_quota;
 	/* generic mount flags asked for (fstab, -o): MS_NOEXEC, MS_NOATIME,
 	 * MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME; the mount is always
 	 * MS_RDONLY | MS_NOSUID | MS_NODEV */

@@ -40,6 +40,9 @@ struct fs_inode {
 	 * /dev/fuse transport: the file's passthrough backing id) */
 	bool has_tr_slot;
 	int tr_slot;
+	/* the store path it was first reached through (fs/paths.h), or 0;
+	 * set once (atomic) */
+	uint32_t path_slot;
 };
 /* (Packed for RSS: a million inodes is a tree a walk may visit.) */
 

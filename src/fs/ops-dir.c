@@ -187,10 +187,12 @@ mode_t fs_node_mode(const struct cas_node *n)
  * readdir and readdirplus over an array of (name, node): entry k has
  * offset k + 1.  With plus, an entry's inode is looked up (count +1) only
  * once it is certain to fit, so no lookup is counted for an entry the
- * kernel never sees.
+ * kernel never sees.  slot: the store path the entries belong to
+ * (fs/paths.h), or FS_SLOT_EACH for the root, where each is its own.
  */
+#define FS_SLOT_EACH UINT32_MAX
 static void do_readdir(fuse_req_t req, struct fs *fs, size_t size, off_t off,
-		       bool plus, size_t n,
+		       bool plus, uint32_t slot, size_t n,
 		       const char *(*name_at)(const void *, size_t),
 		       const struct cas_node *(*node_at)(const void *, size_t),
 		       const void *src)
@@ -232,6 +234,16 @@ static void do_readdir(fuse_req_t req, struct fs *fs, size_t size, off_t off,
 				break;
 			}
 			e.ino = i->ino;
+			if (slot == FS_SLOT_EACH) {
+				struct cas_store_path sp;
+
+				if (cas_store_path_parse_basename(
+					    name, strlen(name), &sp) == 0)
+					fs_inode_set_path(i,
+							  fs_paths_add(fs, &sp));
+			} else {
+				fs_inode_set_path(i, slot);
+			}
 			fs_fill_attr(fs, i, &e.attr);
 			fuse_add_direntry_plus(req, buf + used, size - used, name,
 					       &e, (off_t)k + 1);
@@ -281,12 +293,14 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 		if (!fs->opts.list_root) {
 			fs_reply_err(req, -EPERM);
 		} else if (l) {
-			do_readdir(req, fs, size, off, plus, l->n, root_name_at,
+			do_readdir(req, fs, size, off, plus, FS_SLOT_EACH, l->n,
+				   root_name_at,
 				   root_node_at, l);
 		} else if ((r = root_snapshot_get(fs, off == 0, &l)) < 0) {
 			fs_reply_err(req, r);
 		} else {
-			do_readdir(req, fs, size, off, plus, l->n, root_name_at,
+			do_readdir(req, fs, size, off, plus, FS_SLOT_EACH, l->n,
+				   root_name_at,
 				   root_node_at, l);
 			root_snapshot_put(fs, l);
 		}
@@ -295,12 +309,14 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 	i = fs_inode_or_reply(req, fs, ino);
 	if (!i)
 		return;
+	fs_paths_touch(fs, i->path_slot);
+	fs_paths_listed(fs, i->path_slot);
 	r = fs_inode_dir(fs, i, &d);
 	if (r < 0)
 		fs_reply_err(req, r);
 	else
-		do_readdir(req, fs, size, off, plus, d->n, dir_name_at,
-			   dir_node_at, d);
+		do_readdir(req, fs, size, off, plus, i->path_slot, d->n,
+			   dir_name_at, dir_node_at, d);
 	fs_inode_put(&fs->inodes, i);
 }
 

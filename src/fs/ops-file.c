@@ -75,13 +75,17 @@ bool fs_request_may_block(struct fs *fs, uint32_t opcode, uint64_t nodeid)
 static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
 		      struct fuse_file_info *fi)
 {
+	uint32_t slot = __atomic_load_n(&i->path_slot, __ATOMIC_RELAXED);
 	int fd = -1;
 	int r = -EOPNOTSUPP;
 
+	/* counted before the reply: the RELEASE may come at once */
+	fs_paths_touch(fs, slot);
+	fs_paths_open(fs, slot, 1);
 	/* passed through: reads go from the kernel to the blob file, not
 	 * through us; an inode with a backing file needs no open and no
 	 * check */
-	fi->fh = FS_FH_PASSTHROUGH;
+	fi->fh = FS_FH_MAKE(FS_FH_PASSTHROUGH, slot);
 	fi->noflush = 1;
 	if (fs->tr.reply_open)
 		r = fs->tr.reply_open(fs->tr.ud, req, fi, i, -1);
@@ -100,13 +104,16 @@ static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
 	} else if (r != -EOPNOTSUPP) {
 		if (fd >= 0)
 			close(fd);
+		fs_paths_open(fs, slot, -1);
 		fs_reply_err(req, r);
 	} else {
-		fi->fh = (uint64_t)fd;
+		fi->fh = FS_FH_MAKE((uint64_t)fd, slot);
 		fi->keep_cache = 1; /* content never changes */
 		fi->noflush = 1;
-		if (fuse_reply_open(req, fi) != 0)
+		if (fuse_reply_open(req, fi) != 0) {
 			close(fd);
+			fs_paths_open(fs, slot, -1);
+		}
 	}
 }
 
@@ -182,12 +189,14 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs *fs = fs_of(req);
 	struct fs_inode *i = NULL;
-	int fd = (int)fi->fh;
+	int fd = FS_FH_FD(fi->fh);
 
 	if (fs->opts.no_open) {
 		i = fs_inode_or_reply(req, fs, ino);
 		if (!i)
 			return;
+		/* no opens to see: reads are the uses */
+		fs_paths_touch(fs, i->path_slot);
 		fd = inode_fd(fs, i);
 		if (fd < 0) {
 			fs_reply_err(req, fd);
@@ -210,8 +219,13 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 	(void)ino;
 	/* a passthrough file's backing id stays with its inode; no_open
 	 * sends no RELEASE */
-	if (fi->fh != FS_FH_PASSTHROUGH && !fs->opts.no_open)
-		close((int)fi->fh);
+	if (fs->opts.no_open) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (!(fi->fh & FS_FH_PASSTHROUGH))
+		close(FS_FH_FD(fi->fh));
+	fs_paths_open(fs, FS_FH_SLOT(fi->fh), -1);
 	fuse_reply_err(req, 0);
 }
 

@@ -25,9 +25,20 @@ int fs_inode_dir(struct fs *fs, struct fs_inode *i,
 /* The attributes of an inode, and of the root. */
 void fs_fill_attr(struct fs *fs, struct fs_inode *i, struct stat *st);
 void fs_root_attr(struct stat *st);
-/* Reply an entry for a node (lookup count +1 on success). */
+/* Reply an entry for a node (lookup count +1 on success), reached
+ * through the store path of slot (fs/paths.h; 0: unknown). */
 void fs_reply_node_entry(fuse_req_t req, struct fs *fs,
-			 const struct cas_node *n);
+			 const struct cas_node *n, uint32_t slot);
+/* Note the store path an inode was reached through, if it has none. */
+static inline void fs_inode_set_path(struct fs_inode *i, uint32_t slot)
+{
+	uint32_t none = 0;
+
+	if (slot && !__atomic_load_n(&i->path_slot, __ATOMIC_RELAXED))
+		__atomic_compare_exchange_n(&i->path_slot, &none, slot, false,
+					    __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED);
+}
 /* The st_mode of a node as the contract shows it. */
 mode_t fs_node_mode(const struct cas_node *n);
 

@@ -20,6 +20,7 @@
 #include "base/cancel.h"
 #include "base/cleanup.h"
 #include "hash/encoding.h"
+#include "store/gc.h"
 #include "store/store-path.h"
 
 
@@ -139,7 +140,7 @@ void fs_root_attr(struct stat *st)
 
 /* Reply an entry for a node (lookup count +1 on success). */
 void fs_reply_node_entry(fuse_req_t req, struct fs *fs,
-			     const struct cas_node *n)
+			 const struct cas_node *n, uint32_t slot)
 {
 	struct fuse_entry_param e = {
 		.attr_timeout = FS_TIMEOUT_FOREVER,
@@ -153,6 +154,7 @@ void fs_reply_node_entry(fuse_req_t req, struct fs *fs,
 		return;
 	}
 	e.ino = i->ino;
+	fs_inode_set_path(i, slot);
 	fs_fill_attr(fs, i, &e.attr);
 	if (fuse_reply_entry(req, &e) != 0)
 		fs_inode_forget(&fs->inodes, i->ino, 1); /* kernel did not get it */
@@ -183,11 +185,29 @@ static void lookup_root(fuse_req_t req, struct fs *fs, const char *name)
 	};
 	struct cas_store_path sp;
 	struct cas_path_info pi;
+	struct cas_store_lock lk = { .fd = -1 };
+	bool locked = false;
+	uint32_t slot;
+	uint64_t gen = 0;
 	int r;
 
 	if (cas_store_path_parse_basename(name, strlen(name), &sp) < 0) {
 		fuse_reply_entry(req, &neg);
 		return;
+	}
+	/* A path new to the mount is marked in use (a temporary root)
+	 * under the writers' lock, so that no collection deletes it from
+	 * under the entry this replies; it waits while the cache quota's
+	 * eviction is due (paths.h). */
+	slot = fs_paths_find(fs, sp.digest);
+	if (!slot)
+		fs_paths_wait_eviction(fs);
+	/* before the store's lock, which eviction takes inside this one */
+	pthread_rwlock_rdlock(&fs->paths.evicting);
+	if (!slot) {
+		/* fails only without liveness: nothing to protect */
+		locked = cas_store_lock(fs->store, false, true, &lk) == 0;
+		gen = cas_path_info_generation(fs->store->infos);
 	}
 	/* cas_path_info_get compares the stored name with the requested one */
 	cas_cancel_set_current(&cancel);
@@ -196,6 +216,17 @@ static void lookup_root(fuse_req_t req, struct fs *fs, const char *name)
 	/* after this, on_interrupt is neither running nor called */
 	fuse_req_interrupt_func(req, NULL, NULL);
 	cas_cancel_set_current(NULL);
+	if (r == 0 && !slot) {
+		(void)cas_store_temp_root_add(fs->store, sp.digest);
+		slot = fs_paths_add(fs, &sp);
+		/* something was stored meanwhile: most likely this path,
+		 * substituted for this lookup */
+		if (cas_path_info_generation(fs->store->infos) != gen)
+			fs_paths_grew(fs, &sp, pi.nar_size);
+	}
+	if (locked)
+		cas_store_unlock(fs->store, &lk);
+	pthread_rwlock_unlock(&fs->paths.evicting);
 	if (r == -EINTR) {
 		fuse_reply_err(req, EINTR);
 		return;
@@ -217,7 +248,8 @@ static void lookup_root(fuse_req_t req, struct fs *fs, const char *name)
 		fs_reply_err(req, -EIO);
 		return;
 	}
-	fs_reply_node_entry(req, fs, &pi.root);
+	fs_paths_touch(fs, slot);
+	fs_reply_node_entry(req, fs, &pi.root, slot);
 	cas_path_info_release(&pi);
 }
 
@@ -236,6 +268,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	p = fs_inode_or_reply(req, fs, parent);
 	if (!p)
 		return;
+	fs_paths_touch(fs, p->path_slot);
 	r = fs_inode_dir(fs, p, &d);
 	if (r < 0) {
 		fs_reply_err(req, r);
@@ -247,7 +280,7 @@ static void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 		fuse_reply_entry(req, &neg);
 	} else {
-		fs_reply_node_entry(req, fs, n);
+		fs_reply_node_entry(req, fs, n, p->path_slot);
 	}
 	fs_inode_put(&fs->inodes, p);
 }
@@ -334,10 +367,18 @@ static void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 		.f_flag = ST_RDONLY,
 	};
 
+	uint64_t quota, used;
+
 	/* no inode table to fill: f_files 0 ("-" in df -i, as for other
 	 * filesystems that make inodes on demand), not a full one */
 	(void)ino;
-	(void)fs;
+	/* with a cache quota, df shows it: size the quota, used what the
+	 * store's blob files take */
+	if (fs_paths_quota(fs, &quota, &used)) {
+		sv.f_blocks = quota / sv.f_frsize;
+		sv.f_bfree = sv.f_bavail =
+			used < quota ? (quota - used) / sv.f_frsize : 0;
+	}
 	fuse_reply_statfs(req, &sv);
 }
 

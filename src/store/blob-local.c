@@ -230,6 +230,22 @@ static int bl_remove(struct cas_blob_service *s, const struct cas_digest *d,
 	return r;
 }
 
+static int bl_size(struct cas_blob_service *s, const struct cas_digest *d,
+		   uint64_t *ret)
+{
+	struct blob_local *b = (struct blob_local *)s;
+	char path[68];
+	struct stat st;
+
+	blob_path(d, path);
+	if (fstatat(b->l->blobs_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return cas_neg_errno();
+	if (!S_ISREG(st.st_mode))
+		return -ENOENT;
+	*ret = (uint64_t)st.st_size;
+	return 0;
+}
+
 static int bl_stamp_drop(struct cas_blob_service *s,
 			 const struct cas_digest *d)
 {
@@ -561,6 +577,7 @@ static const struct cas_blob_service_ops blob_local_ops = {
 	.stamp_drop = bl_stamp_drop,
 	.sweep = bl_sweep,
 	.remove = bl_remove,
+	.size = bl_size,
 };
 
 int cas_blob_service_local_new(struct cas_local *l,

@@ -197,6 +197,19 @@ static int bm_remove(struct cas_blob_service *s, const struct cas_digest *d,
 	return 0;
 }
 
+static int bm_size(struct cas_blob_service *s, const struct cas_digest *d,
+		   uint64_t *ret)
+{
+	struct blob_memory *m = (struct blob_memory *)s;
+	struct cas_buf b = { 0 };
+	int r = cas_memory_map_get(&m->map, d->bytes, &b);
+
+	if (r == 0)
+		*ret = b.len;
+	cas_buf_release(&b);
+	return r;
+}
+
 static void bm_free(struct cas_blob_service *s)
 {
 	struct blob_memory *m = (struct blob_memory *)s;
@@ -215,6 +228,7 @@ static const struct cas_blob_service_ops blob_memory_ops = {
 	.for_each = bm_for_each,
 	.free = bm_free,
 	.remove = bm_remove,
+	.size = bm_size,
 };
 
 int cas_blob_service_memory_new(struct cas_blob_service **ret)

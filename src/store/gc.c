@@ -384,18 +384,44 @@ static int dead_blob(const struct cas_digest *d, void *ud)
 	return sweep_add(w, d);
 }
 
-/* The size of a blob, for a dry run's count. */
+/* The size of a blob's file (0 if it cannot be told). */
 static uint64_t blob_size(struct cas_store *s, const struct cas_digest *d)
 {
 	struct stat st;
+	uint64_t size = 0;
 	int fd;
 
+	if (s->blobs->ops->size)
+		return s->blobs->ops->size(s->blobs, d, &size) == 0 ? size : 0;
 	if (cas_blob_open(s->blobs, d, &fd) < 0)
 		return 0;
-	if (fstat(fd, &st) < 0)
-		st.st_size = 0;
+	if (fstat(fd, &st) == 0)
+		size = (uint64_t)st.st_size;
 	close(fd);
-	return (uint64_t)st.st_size;
+	return size;
+}
+
+struct bytes_ctx {
+	struct cas_store *s;
+	uint64_t sum;
+};
+
+static int add_blob_bytes(const struct cas_digest *d, void *ud)
+{
+	struct bytes_ctx *c = ud;
+
+	c->sum += blob_size(c->s, d);
+	return 0;
+}
+
+int cas_store_blob_bytes(struct cas_store *s, uint64_t *ret)
+{
+	struct bytes_ctx c = { s, 0 };
+	int r = cas_blob_for_each(s->blobs, add_blob_bytes, &c);
+
+	if (r == 0)
+		*ret = c.sum;
+	return r;
 }
 
 /*
@@ -521,6 +547,9 @@ int cas_store_gc(struct cas_store *s, const struct cas_gc_opts *opts,
 	if (r < 0)
 		return r;
 	r = graph_load(&g, s, true);
+	for (size_t i = 0; r == 0 && opts->keep && i < g.n; i++)
+		if (opts->keep(opts->ud, g.p[i].pi.path.digest))
+			g.p[i].temp = true;
 	if (r == 0)
 		r = mark_paths(&g, is_root);
 	if (r == 0 && opts->max_freed)

@@ -73,6 +73,9 @@ struct cas_gc_opts {
 	/* each path deleted (or, dry run, to be), as it is chosen; may be
 	 * NULL */
 	void (*on_path)(void *ud, const struct cas_path_info *pi);
+	/* more roots for this collection: a path for which keep() is true
+	 * is live (a mount's paths in use); may be NULL */
+	bool (*keep)(void *ud, const uint8_t *digest);
 	void *ud;
 };
 
@@ -92,6 +95,10 @@ struct cas_gc_result {
  */
 int cas_store_gc(struct cas_store *s, const struct cas_gc_opts *opts,
 		 struct cas_gc_result *ret, struct cas_store_path *ret_bad);
+
+/* The bytes of every stored blob's file, summed into *ret.  0 or
+ * -errno. */
+int cas_store_blob_bytes(struct cas_store *s, uint64_t *ret);
 
 /*
  * Delete n stored paths and the directories and blobs that only they

@@ -449,6 +449,7 @@ static int pl_temp_roots(struct cas_path_info_service *s,
 			 int (*cb)(const uint8_t *digest, void *ud), void *ud)
 {
 	struct cas_local *l = local_of(s);
+	char own[32];
 	int dfd, r = 0;
 	DIR *d;
 	struct dirent *e;
@@ -462,8 +463,9 @@ static int pl_temp_roots(struct cas_path_info_service *s,
 		close(dfd);
 		return -ENOMEM;
 	}
+	snprintf(own, sizeof(own), "%ld", (long)getpid());
 	while (r == 0 && (e = readdir(d)))
-		if (e->d_name[0] != '.')
+		if (e->d_name[0] != '.' && strcmp(e->d_name, own) != 0)
 			r = read_temp_file(dirfd(d), e->d_name, cb, ud);
 	closedir(d);
 	return r;

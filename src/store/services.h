@@ -107,6 +107,9 @@ struct cas_blob_service_ops {
 	 * (the wrapper returns -ENOTSUP).  0 or -errno (some may be gone). */
 	int (*remove)(struct cas_blob_service *s, const struct cas_digest *d,
 		      size_t n, uint64_t *ret_bytes);
+	/* The size of a stored blob into *ret: 0, -ENOENT.  May be NULL. */
+	int (*size)(struct cas_blob_service *s, const struct cas_digest *d,
+		    uint64_t *ret);
 };
 
 struct cas_blob_service {
@@ -211,8 +214,9 @@ struct cas_path_info_service_ops {
 		       struct cas_store_lock *l);
 	/* Temporary roots: paths a live process is using (a mount serving
 	 * them), kept until that process ends.  Add one (under the shared
-	 * lock), replace this process's set, and list every live process's
-	 * (under the exclusive lock). */
+	 * lock), replace this process's set, and list those of every other
+	 * live process (under the exclusive lock): a process's own are for
+	 * the others' collections. */
 	int (*temp_root_add)(struct cas_path_info_service *s,
 			     const uint8_t *digest);
 	int (*temp_roots_set)(struct cas_path_info_service *s,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/io.h"
@@ -1014,30 +1015,62 @@ CONFORMANCE(delete_refuses_referenced_and_roots)
 		     -ENOENT);
 }
 
-CONFORMANCE(temp_roots_keep_paths)
+CONFORMANCE(writers_lock_excludes_collections)
 {
-	struct cas_store_path a = add_path(s, H("a") "-a", "aaaa", NULL);
-	struct cas_store_path b = add_path(s, H("b") "-b", "bbbb", NULL);
-	struct cas_store_lock lk;
-	struct cas_gc_result res;
+	struct cas_store_lock lk, ex;
 
 	(void)local;
 	cr_assert_eq(cas_store_lock(s, false, true, &lk), 0);
-	cr_assert_eq(cas_store_temp_root_add(s, a.digest), 0);
-	/* a collection waits for the shared lock: try without waiting */
-	{
-		struct cas_store_lock ex;
-
-		cr_assert_eq(cas_store_lock(s, true, false, &ex),
-			     -EWOULDBLOCK);
-	}
+	cr_assert_eq(cas_store_lock(s, true, false, &ex), -EWOULDBLOCK);
 	cas_store_unlock(s, &lk);
+	cr_assert_eq(cas_store_lock(s, true, false, &ex), 0);
+	cas_store_unlock(s, &ex);
+}
+
+/* Another live process's temporary roots keep its paths; once it is gone
+ * they are collected.  (A process's own are for the others.) */
+Test(local, temp_roots_of_another_process)
+{
+	struct cas_store *s = open_backend(true);
+	struct cas_store_path a = add_path(s, H("a") "-a", "aaaa", NULL);
+	struct cas_store_path b = add_path(s, H("b") "-b", "bbbb", NULL);
+	struct cas_gc_result res;
+	int up[2], down[2];
+	pid_t pid;
+	char c;
+
+	cr_assert_eq(pipe(up), 0);
+	cr_assert_eq(pipe(down), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct cas_store *cs;
+		struct cas_store_lock lk;
+
+		close(up[0]);
+		close(down[1]);
+		if (cas_store_open_local(tmpdir, false, &cs) < 0 ||
+		    cas_store_lock(cs, false, true, &lk) < 0 ||
+		    cas_store_temp_root_add(cs, a.digest) < 0)
+			_exit(1);
+		cas_store_unlock(cs, &lk);
+		(void)!write(up[1], "r", 1);
+		(void)!read(down[0], &c, 1); /* until the parent is done */
+		_exit(0); /* without freeing: as if killed */
+	}
+	close(up[1]);
+	close(down[0]);
+	cr_assert_eq(read(up[0], &c, 1), 1);
 	collect(s, &res, false, 0);
 	cr_assert(path_present(s, &a));
 	cr_assert(!path_present(s, &b));
-	cr_assert_eq(cas_store_temp_roots_set(s, NULL, 0), 0);
+	close(down[1]);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
 	collect(s, &res, false, 0);
 	cr_assert(!path_present(s, &a));
+	close(up[0]);
+	cas_store_free(s);
+	rm_tmpdir();
 }
 
 /* A store from before the pathmeta table: what it holds was added on

@@ -229,6 +229,7 @@ void fs_dev_init(struct fs_dev *d, struct fs *fs)
 		.forget = dev_forget,
 		/* reads over FUSE's io_uring queues go into their entries */
 		.reply_read = fs_uring_reply_read,
+		.notify = true,
 		.ud = d,
 	};
 }

@@ -91,7 +91,7 @@ int cas_fs_serve(struct cas_store *store, const char *mountpoint,
 		r = -EINVAL;
 		goto out;
 	}
-	fs.se = se;
+	__atomic_store_n(&fs.se, se, __ATOMIC_RELEASE);
 	if (fuse_set_signal_handlers(se) != 0) {
 		err = "cannot install signal handlers";
 		r = -EINVAL;
@@ -142,8 +142,10 @@ out_unmount:
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
-	/* the rings' threads use the session: end them first */
+	/* the rings' threads and the core's use the session: end them
+	 * first */
 	fs_dev_release(&dev);
+	fs_core_stop(&fs);
 	if (se)
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
