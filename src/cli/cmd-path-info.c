@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/arith.h"
 #include "hash/encoding.h"
 #include "store/gc.h"
 #include "store/resolve.h"
@@ -182,33 +181,86 @@ static void print_text(const struct cas_path_info *pi, const struct extra *x)
 struct show {
 	struct cas_store *s;
 	bool json, closure_size, first;
+	/* with -S: every stored path (digest order) and its closure's size,
+	 * computed in one pass before the first is shown */
+	struct cas_store_path *all;
+	uint64_t *sizes;
+	size_t nall, cap;
 };
 
-static int add_size(const struct cas_path_info *pi,
-		    const struct cas_path_meta *m, void *ud)
+static int collect_path(const struct cas_path_info *pi,
+			const struct cas_path_meta *m, void *ud)
 {
-	uint64_t *sum = ud;
+	struct show *sh = ud;
 
 	(void)m;
-	if (cas_add_u64(*sum, pi->nar_size, sum) < 0)
-		*sum = UINT64_MAX;
+	if (sh->nall == sh->cap) {
+		size_t cap = sh->cap ? 2 * sh->cap : 256;
+		struct cas_store_path *np = reallocarray(sh->all, cap,
+							 sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		sh->all = np;
+		sh->cap = cap;
+	}
+	sh->all[sh->nall++] = pi->path;
 	return 0;
 }
 
-/* Print one path; its closure's size summed first if asked. */
+static int closure_sizes(struct show *sh)
+{
+	int r = cas_store_list(sh->s, collect_path, sh);
+
+	if (r < 0)
+		return r;
+	sh->sizes = calloc(sh->nall + 1, sizeof(*sh->sizes));
+	if (!sh->sizes)
+		return -ENOMEM;
+	return cas_store_closure_sizes(sh->s, sh->all, sh->nall, sh->sizes);
+}
+
+/* The closure size of stored path p (from closure_sizes). */
+static int closure_size_of(struct show *sh, const struct cas_store_path *p,
+			   uint64_t *ret)
+{
+	size_t lo = 0, hi = sh->nall;
+
+	if (!sh->sizes) {
+		int r = closure_sizes(sh);
+
+		if (r < 0)
+			return r;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(sh->all[mid].digest, p->digest,
+			       sizeof(p->digest));
+
+		if (c == 0) {
+			*ret = sh->sizes[mid];
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -ENOENT;
+}
+
+/* Print one path; its closure's size first if asked. */
 static int show_one(const struct cas_path_info *pi,
 		    const struct cas_path_meta *m, void *ud)
 {
 	struct show *sh = ud;
 	struct extra x = { .has_meta = m != NULL };
-	size_t missing;
 	int r;
 
 	if (m)
 		x.meta = *m;
 	if (sh->closure_size) {
-		r = cas_store_closure(sh->s, &pi->path, 1, add_size,
-				      &x.closure_size, &missing);
+		r = closure_size_of(sh, &pi->path, &x.closure_size);
 		if (r < 0)
 			return r;
 		x.has_closure_size = true;
@@ -332,6 +384,8 @@ int cmd_path_info(int argc, char **argv)
 		failed = 1;
 	}
 	free(paths);
+	free(sh.all);
+	free(sh.sizes);
 	cas_store_free(sh.s);
 	return failed;
 }

@@ -486,6 +486,19 @@ static int delete_chosen(struct graph *g, const struct objects *keep,
 	return r;
 }
 
+/* Tell opts->on_path of each chosen path, then delete them and what
+ * they leave unreached (delete_chosen). */
+static int report_and_delete(struct graph *g, const struct objects *keep,
+			     const struct objects *only,
+			     const struct cas_gc_opts *opts,
+			     struct cas_gc_result *res)
+{
+	for (size_t i = 0; opts->on_path && i < g->n; i++)
+		if (g->p[i].chosen)
+			opts->on_path(opts->ud, &g->p[i].pi);
+	return delete_chosen(g, keep, only, opts, res);
+}
+
 /* Choose dead paths for a bounded collection: a path only once every
  * dead path referring to it is chosen (referrers first, as Nix deletes),
  * least recently used first, until their NAR sizes reach max. */
@@ -559,14 +572,10 @@ int cas_store_gc(struct cas_store *s, const struct cas_gc_opts *opts,
 			g.p[i].chosen = !g.p[i].live;
 	if (r == 0)
 		r = mark_objects(&g, stays, &keep, &bad);
+	if (r == 0)
+		r = report_and_delete(&g, &keep, NULL, opts, &res);
 	if (r < 0 && bad != SIZE_MAX && ret_bad)
 		*ret_bad = g.p[bad].pi.path;
-	if (r == 0 && opts->on_path)
-		for (size_t i = 0; i < g.n; i++)
-			if (g.p[i].chosen)
-				opts->on_path(opts->ud, &g.p[i].pi);
-	if (r == 0)
-		r = delete_chosen(&g, &keep, NULL, opts, &res);
 	cas_store_unlock(s, &lk);
 	objects_release(&keep);
 	graph_release(&g);
@@ -623,14 +632,10 @@ int cas_store_delete(struct cas_store *s, const struct cas_store_path *paths,
 		r = mark_objects(&g, stays, &keep, &bad);
 	if (r == 0)
 		r = mark_objects(&g, goes, &only, &bad);
+	if (r == 0)
+		r = report_and_delete(&g, &keep, &only, opts, &res);
 	if (r < 0 && bad != SIZE_MAX)
 		*ret_bad = g.p[bad].pi.path;
-	if (r == 0 && opts->on_path)
-		for (size_t i = 0; i < g.n; i++)
-			if (g.p[i].chosen)
-				opts->on_path(opts->ud, &g.p[i].pi);
-	if (r == 0)
-		r = delete_chosen(&g, &keep, &only, opts, &res);
 	cas_store_unlock(s, &lk);
 	objects_release(&keep);
 	objects_release(&only);
@@ -682,6 +687,50 @@ int cas_store_list(struct cas_store *s,
 
 	for (size_t i = 0; r == 0 && i < g.n; i++)
 		r = cb(&g.p[i].pi, &g.p[i].meta, ud);
+	graph_release(&g);
+	return r;
+}
+
+int cas_store_closure_sizes(struct cas_store *s,
+			    const struct cas_store_path *paths, size_t n,
+			    uint64_t *ret_sizes)
+{
+	struct graph g = { 0 };
+	uint32_t *seen = NULL; /* the query that last reached a path */
+	size_t *stack = NULL;
+	int r = graph_load(&g, s, false);
+
+	if (r == 0) {
+		seen = calloc(g.n + 1, sizeof(*seen));
+		stack = malloc((g.n + 1) * sizeof(*stack));
+		if (!seen || !stack)
+			r = -ENOMEM;
+	}
+	for (size_t q = 0; r == 0 && q < n; q++) {
+		size_t j = find(&g, paths[q].digest), top = 0;
+		uint64_t sum = 0;
+
+		if (j == SIZE_MAX) {
+			r = -ENOENT;
+			break;
+		}
+		seen[j] = (uint32_t)q + 1;
+		stack[top++] = j;
+		while (top > 0) {
+			struct gpath *e = &g.p[stack[--top]];
+
+			if (cas_add_u64(sum, e->pi.nar_size, &sum) < 0)
+				sum = UINT64_MAX;
+			for (size_t k = 0; k < e->nrefs; k++)
+				if (seen[e->refs[k]] != (uint32_t)q + 1) {
+					seen[e->refs[k]] = (uint32_t)q + 1;
+					stack[top++] = e->refs[k];
+				}
+		}
+		ret_sizes[q] = sum;
+	}
+	free(seen);
+	free(stack);
 	graph_release(&g);
 	return r;
 }

@@ -60,6 +60,13 @@ int cas_store_closure(struct cas_store *s, const struct cas_store_path *paths,
 				const struct cas_path_meta *m, void *ud),
 		      void *ud, size_t *ret_missing);
 
+/* The NAR size of the closure of each of n stored paths, into
+ * ret_sizes[i] (one pass over the store for all).  0, -ENOENT (a path is
+ * absent), or -errno. */
+int cas_store_closure_sizes(struct cas_store *s,
+			    const struct cas_store_path *paths, size_t n,
+			    uint64_t *ret_sizes);
+
 /* Every stored path, in digest order, with its meta.  0, -ENOTSUP, or a
  * service error or cb's non-zero return. */
 int cas_store_list(struct cas_store *s,

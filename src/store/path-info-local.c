@@ -279,28 +279,21 @@ static int pl_remove(struct cas_path_info_service *s,
 		     const uint8_t *const *digests, size_t n)
 {
 	struct cas_local *l = local_of(s);
-	MDB_txn *txn;
-	int rc = 0;
+	MDB_dbi dbis[] = { l->infos, l->meta };
+	_cleanup_free_ uint8_t *keys = NULL;
 
 	if (l->readonly)
 		return -EROFS;
-	rc = mdb_txn_begin(l->env, NULL, 0, &txn);
-	if (rc)
-		return cas_lmdb_errno(rc);
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		MDB_val k = { CAS_STORE_PATH_DIGEST_SIZE, (void *)digests[i] };
-
-		rc = mdb_del(txn, l->infos, &k, NULL);
-		if (rc == 0 || rc == MDB_NOTFOUND)
-			rc = mdb_del(txn, l->meta, &k, NULL);
-		if (rc == MDB_NOTFOUND)
-			rc = 0;
-	}
-	if (rc) {
-		mdb_txn_abort(txn);
-		return cas_lmdb_errno(rc);
-	}
-	return cas_lmdb_errno(mdb_txn_commit(txn));
+	if (n == 0)
+		return 0;
+	keys = reallocarray(NULL, n, CAS_STORE_PATH_DIGEST_SIZE);
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		memcpy(keys + i * CAS_STORE_PATH_DIGEST_SIZE, digests[i],
+		       CAS_STORE_PATH_DIGEST_SIZE);
+	return cas_lmdb_del_many(l, dbis, 2, keys, CAS_STORE_PATH_DIGEST_SIZE,
+				 CAS_STORE_PATH_DIGEST_SIZE, n);
 }
 
 static int pl_lock(struct cas_path_info_service *s, bool exclusive, bool wait,

@@ -237,6 +237,41 @@ PY
 	[[ "$output" == *"1 store paths"* ]]
 }
 
+@test "gc beside a mount: the paths it serves stay until it ends; lookups after a gc substitute again" {
+	MNT="$BATS_TEST_TMPDIR/mnt"
+	fetch -r --no-root "$TOP"
+	mount_castore "$MNT" --substituter "$URL/cache-zstd" --trusted-public-key "$PK"
+	cmp "$MNT/${DEP#/nix/store/}/share/data" "$DEP/share/data"
+	# DEP is in use by the mount; TOP is not (and references DEP)
+	run "$CASTORE" gc
+	[ "$status" -eq 0 ]
+	[ "$(printed_paths "$output")" = "$TOP" ]
+	"$CASTORE" export "$DEP" | cmp - <(nix-store --dump "$DEP")
+	cmp "$MNT/${DEP#/nix/store/}/share/big" "$DEP/share/big"
+	# TOP is substituted again on its lookup
+	cmp "$MNT/${TOP#/nix/store/}/bin/hello" "$TOP/bin/hello"
+	unmount_castore "$MNT" "$MOUNT_PID"
+	[ "$UNMOUNT_RC" -eq 0 ]
+	# the mount is gone, and so are its temporary roots
+	run "$CASTORE" gc
+	[ "$(printed_paths "$output")" = "$(printf '%s\n' "$DEP" "$TOP" | sort)" ]
+	# no temporary roots file is left behind
+	[ -z "$(ls "$CASTORE_STORE/temproots")" ]
+}
+
+@test "gc never deletes through a path it did not compute: a symlink planted among the blobs stays, and so does its target" {
+	make_tree "$WORK/t" 2
+	"$CASTORE" import --no-root "$WORK/t" > /dev/null
+	echo precious > "$WORK/precious"
+	shard="$CASTORE_STORE/blobs/ab"
+	ln -s "$WORK/precious" "$shard/ab$(printf '%062d' 0)"
+	run "$CASTORE" gc
+	[ "$status" -eq 0 ]
+	[ -L "$shard/ab$(printf '%062d' 0)" ]
+	grep -qx precious "$WORK/precious"
+	[[ "$output" == *"1 store path deleted"* ]]
+}
+
 @test "usage: root, gc and delete say what is wrong" {
 	run "$CASTORE" root
 	[ "$status" -eq 2 ]

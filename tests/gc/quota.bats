@@ -42,6 +42,11 @@ store_bytes() {
 		awk '{ s += $1 } END { print s + 0 }'
 }
 
+# The lastAccess of a store path.
+last_access() {
+	"$CASTORE" path-info --json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["lastAccess"])'
+}
+
 # Read every file of store path $1 through the mount; compare with Nix's.
 read_path() {
 	local b=${1#/nix/store/}
@@ -52,6 +57,7 @@ read_path() {
 @test "a mount under a quota reads twice the quota and more, never holds more than quota + one path, serves every path again" {
 	mkdir -p "$CASTORE_STORE"
 	"$CASTORE" import --no-root "$F/q.nix" > /dev/null # makes the store
+	start=$(date +%s)
 	quota=$((3 * 1024 * 1024))
 	one=$((1024 * 1024 + 64))
 	mount_castore "$MNT" --substituter "$URL/cache-q" --trusted-public-key "$PK" \
@@ -79,13 +85,15 @@ read_path() {
 	# is whole
 	run "$CASTORE" path-info --all
 	[ "$(echo "$output" | grep -c '^/nix/store/.*castore-quota')" -lt "$NPATHS" ]
-	"$CASTORE" path-info --json --all | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-    if "castore-quota" in p["path"]:
-        assert p["root"] is False and p["lastAccess"] > 0, p'
 	unmount_castore "$MNT" "$MOUNT_PID"
 	[ "$UNMOUNT_RC" -eq 0 ]
+	# cache entries, with the last use the mount wrote as it ended
+	"$CASTORE" path-info --json --all | python3 -c '
+import json, sys
+ps = [p for p in json.load(sys.stdin) if "castore-quota" in p["path"]]
+assert ps
+for p in ps:
+    assert p["root"] is False and p["lastAccess"] >= int(sys.argv[1]), p' "$start"
 	run "$CASTORE" verify
 	[ "$status" -eq 0 ]
 }
@@ -95,6 +103,8 @@ for p in json.load(sys.stdin):
 	first=$(head -1 "$F/qpaths")
 	rooted=$(sed -n 2p "$F/qpaths")
 	"$CASTORE" fetch --trusted-public-key "$PK" --substituter "$URL/cache-q" "$rooted" > /dev/null
+	before=$(last_access "$rooted")
+	sleep 1.1
 	mount_castore "$MNT" --substituter "$URL/cache-q" --trusted-public-key "$PK" \
 		--cache-quota 3M
 	exec 5< "$MNT/${first#/nix/store/}/d/big"
@@ -106,6 +116,10 @@ for p in json.load(sys.stdin):
 	exec 5<&-
 	"$CASTORE" path-info "$rooted" > /dev/null
 	read_path "$rooted"
+	unmount_castore "$MNT" "$MOUNT_PID"
+	[ "$UNMOUNT_RC" -eq 0 ]
+	# its use was recorded (written as the mount ended)
+	[ "$(last_access "$rooted")" -gt "$before" ]
 }
 
 @test "--cache-quota takes a size" {
