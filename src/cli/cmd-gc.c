@@ -50,6 +50,21 @@ static int gc_error(const char *verb, int r, const struct cas_store_path *bad)
 	return 1;
 }
 
+/* Say so when running imports hold the store (the collection waits for
+ * them): a probe without waiting. */
+static void say_if_busy(struct cas_store *s, const char *verb)
+{
+	struct cas_store_lock lk;
+	int r = cas_store_lock(s, true, false, &lk);
+
+	if (r == 0)
+		cas_store_unlock(s, &lk);
+	else if (r == -EWOULDBLOCK)
+		fprintf(stderr, "castore: %s: waiting for running imports and "
+				"mounts' lookups to end\n",
+			verb);
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -108,6 +123,7 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (cli_open_store(false, &s) < 0)
 		return 1;
+	say_if_busy(s, "gc");
 	r = cas_store_gc(s, &o, &res, &bad);
 	cas_store_free(s);
 	if (r < 0)
@@ -186,6 +202,7 @@ int cmd_delete(int argc, char **argv)
 		free(paths);
 		return 1;
 	}
+	say_if_busy(s, "delete");
 	r = cas_store_delete(s, paths, n, ignore, &o, &res, &bad, &other);
 	cas_store_free(s);
 	free(paths);

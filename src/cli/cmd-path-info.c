@@ -224,7 +224,7 @@ static int closure_sizes(struct show *sh)
 static int closure_size_of(struct show *sh, const struct cas_store_path *p,
 			   uint64_t *ret)
 {
-	size_t lo = 0, hi = sh->nall;
+	size_t lo = 0, hi;
 
 	if (!sh->sizes) {
 		int r = closure_sizes(sh);
@@ -232,6 +232,7 @@ static int closure_size_of(struct show *sh, const struct cas_store_path *p,
 		if (r < 0)
 			return r;
 	}
+	hi = sh->nall;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = memcmp(sh->all[mid].digest, p->digest,

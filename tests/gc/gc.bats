@@ -211,6 +211,37 @@ PY
 	[[ "$output" == *"(0 unreferenced)"* ]]
 }
 
+@test "gc waits for an import in progress, says so, and keeps what it imported" {
+	make_tree "$WORK/a" 3
+	make_tree "$WORK/junk" 2
+	"$CASTORE" import --no-root "$WORK/junk" > /dev/null
+	nix-store --dump "$WORK/a" > "$WORK/a.nar"
+	mkfifo "$WORK/fifo"
+	"$CASTORE" import-nar --name held < "$WORK/fifo" > "$WORK/held.out" 3>&- &
+	imp=$!
+	# the NAR's first bytes, then the rest once told to (or after 20 s,
+	# so that nothing hangs should the test fail)
+	(
+		head -c 100 "$WORK/a.nar"
+		for _ in $(seq 1 200); do [ -e "$WORK/go" ] && break; sleep 0.1; done
+		tail -c +101 "$WORK/a.nar"
+	) > "$WORK/fifo" 3>&- &
+	sleep 0.3
+	"$CASTORE" gc > "$WORK/gc.out" 2> "$WORK/gc.err" 3>&- &
+	gcpid=$!
+	sleep 1
+	# still waiting, and it said why
+	busy=0
+	kill -0 "$gcpid" && busy=1
+	touch "$WORK/go"
+	wait "$imp"
+	wait "$gcpid"
+	[ "$busy" -eq 1 ]
+	grep -q "waiting for running imports" "$WORK/gc.err"
+	grep -q "^1 store path deleted" "$WORK/gc.out"
+	"$CASTORE" export "$(cat "$WORK/held.out")" | cmp - "$WORK/a.nar"
+}
+
 @test "SIGKILL of gc at any point: verify passes, the next gc collects the rest" {
 	make_tree "$WORK/keep" 30 "kept"
 	keep=$("$CASTORE" import "$WORK/keep")
