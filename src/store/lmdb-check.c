@@ -107,11 +107,14 @@ static bool root_in_range(const struct lm_db *d, uint64_t last_pg)
 }
 
 /* Both meta pages, as LMDB reads them; *ret the one it uses (or, with
- * txnid != 0, the one of that transaction). */
-static int read_metas(int fd, uint64_t txnid, struct lm_meta *ret)
+ * txnid != 0, the one of that transaction), *ret_file_pages the pages
+ * the file holds. */
+static int read_metas(int fd, uint64_t txnid, struct lm_meta *ret,
+		      uint64_t *ret_file_pages)
 {
 	struct lm_meta m[2];
 	struct stat st;
+	uint64_t file_pages;
 	const struct lm_meta *use;
 	int r;
 
@@ -133,21 +136,32 @@ static int read_metas(int fd, uint64_t txnid, struct lm_meta *ret)
 		return -ESTALE;
 	if (txnid)
 		use = &m[m[1].txnid == txnid];
-	/* the file must hold every page the meta page claims */
-	if (use->last_pg < 1 || use->last_pg >= (uint64_t)st.st_size ||
-	    (uint64_t)st.st_size / use->psize < use->last_pg + 1 ||
+	/*
+	 * The file must hold the roots (the walk checks every other page
+	 * of the trees).  It need not hold every page up to last_pg: LMDB
+	 * frees pages a transaction allocated before it commits and never
+	 * writes them, so the last ones may lie past the end of the file,
+	 * in the free list (seen after big deletions).  A last_pg far past
+	 * the file is damage, and would size the walk's bitmap.
+	 */
+	file_pages = (uint64_t)st.st_size / use->psize;
+	if (use->last_pg < 1 || use->last_pg > 4 * file_pages + 65536 ||
 	    !root_in_range(&use->free, use->last_pg) ||
-	    !root_in_range(&use->main, use->last_pg))
+	    !root_in_range(&use->main, use->last_pg) ||
+	    (use->free.root != LM_P_INVALID && use->free.root >= file_pages) ||
+	    (use->main.root != LM_P_INVALID && use->main.root >= file_pages))
 		return -EBADMSG;
 	*ret = *use;
+	*ret_file_pages = file_pages;
 	return 0;
 }
 
 int cas_lmdb_check_header(int fd)
 {
 	struct lm_meta m;
+	uint64_t file_pages;
 
-	return read_metas(fd, 0, &m);
+	return read_metas(fd, 0, &m, &file_pages);
 }
 
 enum lm_kind { LM_PLAIN, LM_MAIN, LM_FREE };
@@ -155,7 +169,8 @@ enum lm_kind { LM_PLAIN, LM_MAIN, LM_FREE };
 struct lm_walk {
 	int fd;
 	uint32_t psize;
-	uint64_t npages;
+	uint64_t npages;     /* last_pg + 1: free pages are below it */
+	uint64_t file_pages; /* what the file holds: tree pages are below */
 	uint8_t *seen; /* a bit per page: in a tree or a free list */
 };
 
@@ -176,7 +191,8 @@ static int read_page(struct lm_walk *w, uint64_t pg, uint8_t *buf)
 {
 	ssize_t n;
 
-	if (pg < 2 || pg >= w->npages || test_and_set(w, pg))
+	if (pg < 2 || pg >= w->npages || pg >= w->file_pages ||
+	    test_and_set(w, pg))
 		return -EBADMSG;
 	n = pread(w->fd, buf, w->psize, (off_t)(pg * w->psize));
 	if (n < 0)
@@ -228,7 +244,7 @@ static int walk_overflow(struct lm_walk *w, uint64_t pg, uint64_t dsize,
 	 * transaction in place with smaller data (its free list does), so a
 	 * run may hold fewer bytes than its page count needs */
 	if ((get16(buf + 10) & LM_P_KINDS) != LM_P_OVERFLOW || pages < 1 ||
-	    pages > w->npages - pg ||
+	    pages > w->npages - pg || pages > w->file_pages - pg ||
 	    dsize > pages * w->psize - LM_PAGEHDRSZ)
 		return -EBADMSG;
 	for (uint64_t i = 1; i < pages; i++)
@@ -375,7 +391,7 @@ int cas_lmdb_check_tree(int fd, uint64_t txnid)
 	struct lm_meta m;
 	int r;
 
-	r = read_metas(fd, txnid, &m);
+	r = read_metas(fd, txnid, &m, &w.file_pages);
 	if (r < 0)
 		return r == -ENODATA ? -EBADMSG : r;
 	w.psize = m.psize;

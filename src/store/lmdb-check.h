@@ -17,8 +17,9 @@
 
 /*
  * Check the two meta pages of the LMDB file fd and that the file holds
- * every page the newer one claims (a truncated file is refused before
- * LMDB maps it).  0, -ENODATA for an empty file (LMDB makes a new
+ * the roots of the newer one's trees (a file truncated before them is
+ * refused before LMDB maps it; cas_lmdb_check_tree checks every other
+ * page a tree uses).  0, -ENODATA for an empty file (LMDB makes a new
  * environment in it), -EBADMSG for a damaged one, -errno.
  */
 int cas_lmdb_check_header(int fd);
