@@ -28,9 +28,10 @@ for _ in $(seq 1 "$runs"); do
 	(cd "$d/src" && seq 1 "$n" | sed 's/^/f/' |
 		xargs -n 5000 nix-store --store "$d/nix" --add 2> /dev/null) > "$d/nixpaths"
 	mkdir -p "$d/nix/nix/var/nix/gcroots/bench"
-	head -n "$half" "$d/nixpaths" | while read -r p; do
-		ln -s "$p" "$d/nix/nix/var/nix/gcroots/bench/${p#/nix/store/}"
-	done
+	head -n "$half" "$d/nixpaths" | python3 -c '
+import os, sys
+for p in sys.stdin.read().split():
+    os.symlink(p, os.path.join(sys.argv[1], os.path.basename(p)))' "$d/nix/nix/var/nix/gcroots/bench"
 	sync
 	s=$(now)
 	"$CASTORE" --store "$d/store" gc > "$d/cas.out"

@@ -2,6 +2,7 @@
 #include "fs/paths.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -438,6 +439,7 @@ static void *paths_main(void *arg)
 int fs_paths_start(struct fs *fs)
 {
 	struct fs_paths *p = &fs->paths;
+	sigset_t all, old;
 	int r;
 
 	if (p->quota) {
@@ -446,7 +448,13 @@ int fs_paths_start(struct fs *fs)
 			return r;
 		p->evict_due = p->estimate > p->quota;
 	}
+	/* the thread takes no signals: a daemon that waits for them on a
+	 * signalfd (virtiofs) blocks them in its own thread only, and a
+	 * signal this thread took would end the process */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = -pthread_create(&p->thread, NULL, paths_main, fs);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r == 0)
 		p->thread_started = true;
 	return r;
