@@ -1,5 +1,6 @@
 #include "base/io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -57,4 +58,21 @@ void cas_pipe_grow(int fd, int size)
 	for (; size > cur; size /= 2)
 		if (fcntl(fd, F_SETPIPE_SZ, size) >= 0)
 			return;
+}
+
+int cas_opendir_at(int dfd, const char *name, DIR **ret)
+{
+	int fd = openat(dfd, name,
+			O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	DIR *d;
+
+	if (fd < 0)
+		return cas_neg_errno();
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	*ret = d;
+	return 0;
 }

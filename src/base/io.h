@@ -4,6 +4,7 @@
 #ifndef CAS_BASE_IO_H
 #define CAS_BASE_IO_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -14,6 +15,10 @@ ssize_t cas_read_full(int fd, void *buf, size_t n);
 
 /* Write all n bytes.  0 or -errno. */
 int cas_write_full(int fd, const void *buf, size_t n);
+
+/* Open directory name in dfd for readdir (O_NOFOLLOW, O_CLOEXEC) into
+ * *ret, closed with closedir().  0 or -errno (-ENOENT: absent). */
+int cas_opendir_at(int dfd, const char *name, DIR **ret);
 
 /* If fd is a pipe smaller than size bytes, ask the kernel to grow it to
  * size (or as far as the pipe limits allow).  A writer that streams a lot

@@ -546,6 +546,23 @@ static int choose_bounded(struct graph *g, uint64_t max)
 	return 0;
 }
 
+/* Take the writers' lock exclusively and load every path: 0, or -errno
+ * with nothing held. */
+static int lock_and_load(struct cas_store *s, struct cas_store_lock *lk,
+			 struct graph *g)
+{
+	int r = cas_store_lock(s, true, true, lk);
+
+	if (r < 0)
+		return r;
+	r = graph_load(g, s, true);
+	if (r < 0) {
+		cas_store_unlock(s, lk);
+		graph_release(g);
+	}
+	return r;
+}
+
 int cas_store_gc(struct cas_store *s, const struct cas_gc_opts *opts,
 		 struct cas_gc_result *ret, struct cas_store_path *ret_bad)
 {
@@ -556,15 +573,13 @@ int cas_store_gc(struct cas_store *s, const struct cas_gc_opts *opts,
 	size_t bad = SIZE_MAX;
 	int r;
 
-	r = cas_store_lock(s, true, true, &lk);
+	r = lock_and_load(s, &lk, &g);
 	if (r < 0)
 		return r;
-	r = graph_load(&g, s, true);
-	for (size_t i = 0; r == 0 && opts->keep && i < g.n; i++)
+	for (size_t i = 0; opts->keep && i < g.n; i++)
 		if (opts->keep(opts->ud, g.p[i].pi.path.digest))
 			g.p[i].temp = true;
-	if (r == 0)
-		r = mark_paths(&g, is_root);
+	r = mark_paths(&g, is_root);
 	if (r == 0 && opts->max_freed)
 		r = choose_bounded(&g, opts->max_freed);
 	else if (r == 0)
@@ -598,10 +613,9 @@ int cas_store_delete(struct cas_store *s, const struct cas_store_path *paths,
 	size_t bad = SIZE_MAX;
 	int r;
 
-	r = cas_store_lock(s, true, true, &lk);
+	r = lock_and_load(s, &lk, &g);
 	if (r < 0)
 		return r;
-	r = graph_load(&g, s, true);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		size_t j = find(&g, paths[i].digest);
 

@@ -28,6 +28,7 @@
 
 #include "base/cleanup.h"
 #include "base/errors.h"
+#include "base/io.h"
 
 /* A temp file with no writer lock older than this belongs to a writer
  * that died. */
@@ -154,18 +155,12 @@ static void writers_release(struct writers *ws)
 /* Read tmp/writers: which writers are alive (their lock is held). */
 static int find_writers(int tmp_fd, struct writers *ws)
 {
-	int dfd = openat(tmp_fd, "writers",
-			 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	struct dirent *e;
 	DIR *d;
+	int r = cas_opendir_at(tmp_fd, "writers", &d);
 
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : cas_neg_errno();
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -ENOMEM;
-	}
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
 	while ((e = readdir(d))) {
 		struct writer *grown, *w;
 		int fd;

@@ -443,19 +443,12 @@ static int pl_temp_roots(struct cas_path_info_service *s,
 {
 	struct cas_local *l = local_of(s);
 	char own[32];
-	int dfd, r = 0;
 	DIR *d;
 	struct dirent *e;
+	int r = cas_opendir_at(l->root_fd, TEMP_ROOTS_DIR, &d);
 
-	dfd = openat(l->root_fd, TEMP_ROOTS_DIR,
-		     O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : cas_neg_errno();
-	d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -ENOMEM;
-	}
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
 	snprintf(own, sizeof(own), "%ld", (long)getpid());
 	while (r == 0 && (e = readdir(d)))
 		if (e->d_name[0] != '.' && strcmp(e->d_name, own) != 0)
