@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/arith.h"
 #include "hash/digest-set.h"
@@ -337,13 +335,10 @@ static bool goes(const struct gpath *e)
 
 /* What a deletion removes besides the PathInfos. */
 struct sweep {
-	struct cas_store *s;
 	const struct objects *keep;
 	const struct objects *only; /* NULL: anything not kept */
-	bool dry_run;
 	struct cas_digest *dead;
 	size_t n, cap;
-	int r;
 };
 
 static int sweep_add(struct sweep *w, const struct cas_digest *d)
@@ -387,17 +382,10 @@ static int dead_blob(const struct cas_digest *d, void *ud)
 /* The size of a blob's file (0 if it cannot be told). */
 static uint64_t blob_size(struct cas_store *s, const struct cas_digest *d)
 {
-	struct stat st;
 	uint64_t size = 0;
-	int fd;
 
-	if (s->blobs->ops->size)
-		return s->blobs->ops->size(s->blobs, d, &size) == 0 ? size : 0;
-	if (cas_blob_open(s->blobs, d, &fd) < 0)
-		return 0;
-	if (fstat(fd, &st) == 0)
-		size = (uint64_t)st.st_size;
-	close(fd);
+	if (s->blobs->ops->size && s->blobs->ops->size(s->blobs, d, &size) < 0)
+		size = 0;
 	return size;
 }
 
@@ -435,8 +423,7 @@ static int delete_chosen(struct graph *g, const struct objects *keep,
 			 struct cas_gc_result *res)
 {
 	struct cas_store *s = g->s;
-	struct sweep w = { .s = s, .keep = keep, .only = only,
-			   .dry_run = opts->dry_run };
+	struct sweep w = { .keep = keep, .only = only };
 	const uint8_t **digests = NULL;
 	size_t nd = 0;
 	int r = 0;

@@ -23,12 +23,14 @@
  */
 #include "fs/dev/dev.h"
 #include "fs/fuse-abi.h"
+#include "fs/workers.h"
 
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +56,7 @@ struct uring_ent {
 	char *req;           /* the request in /dev/fuse layout */
 	size_t req_cap, req_len;
 	uint64_t unique, commit_id;
-	struct uring_ent *next; /* in the worker queue */
+	struct fs_work work; /* on a worker */
 };
 
 struct uring_queue {
@@ -73,13 +75,7 @@ struct fs_uring {
 	size_t payload_size;
 	unsigned nqueues;
 	struct uring_queue *q;
-	/* requests for the workers */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct uring_ent *head, *tail;
-	bool stopping;
-	unsigned nworkers;
-	pthread_t workers[URING_WORKERS];
+	struct fs_workers workers; /* for requests that may take long */
 };
 
 /* The ring request this thread is serving, and whether it was answered. */
@@ -217,39 +213,10 @@ static void serve(struct uring_ent *e)
 	tl_ent = NULL;
 }
 
-static void hand_to_worker(struct fs_uring *u, struct uring_ent *e)
+static void serve_work(struct fs_work *w)
 {
-	pthread_mutex_lock(&u->lock);
-	e->next = NULL;
-	if (u->tail)
-		u->tail->next = e;
-	else
-		u->head = e;
-	u->tail = e;
-	pthread_cond_signal(&u->cond);
-	pthread_mutex_unlock(&u->lock);
-}
-
-static void *worker_main(void *arg)
-{
-	struct fs_uring *u = arg;
-	struct uring_ent *e;
-
-	for (;;) {
-		pthread_mutex_lock(&u->lock);
-		while (!u->head && !u->stopping)
-			pthread_cond_wait(&u->cond, &u->lock);
-		e = u->head;
-		if (e) {
-			u->head = e->next;
-			if (!u->head)
-				u->tail = NULL;
-		}
-		pthread_mutex_unlock(&u->lock);
-		if (!e)
-			return NULL; /* stopping, and nothing left */
-		serve(e);
-	}
+	serve((struct uring_ent *)((char *)w -
+				   offsetof(struct uring_ent, work)));
 }
 
 /* Pin the calling thread to CPU cpu, if it is online. */
@@ -329,7 +296,7 @@ static void *queue_main(void *arg)
 					   ->opcode,
 				   ((const struct fuse_abi_in_header *)e->req)
 					   ->nodeid)) {
-			hand_to_worker(q->u, e);
+			fs_workers_push(&q->u->workers, &e->work);
 		} else {
 			serve(e);
 		}
@@ -438,8 +405,6 @@ static void uring_free(struct fs_uring *u)
 	free(u->q);
 	if (u->stop_fd >= 0)
 		close(u->stop_fd);
-	pthread_mutex_destroy(&u->lock);
-	pthread_cond_destroy(&u->cond);
 	free(u);
 }
 
@@ -479,8 +444,6 @@ int fs_uring_start(struct fs_dev *d, int devfd, size_t payload_size)
 	u->fs = d->fs;
 	u->devfd = devfd;
 	u->payload_size = payload_size;
-	pthread_mutex_init(&u->lock, NULL);
-	pthread_cond_init(&u->cond, NULL);
 	u->stop_fd = eventfd(0, EFD_CLOEXEC);
 	u->q = calloc(n, sizeof(*u->q));
 	if (u->stop_fd < 0 || !u->q) {
@@ -491,12 +454,8 @@ int fs_uring_start(struct fs_dev *d, int devfd, size_t payload_size)
 	for (unsigned k = 0; k < n; k++)
 		if ((r = alloc_queue(u, k)) < 0)
 			goto fail;
-	for (; u->nworkers < URING_WORKERS; u->nworkers++) {
-		r = -pthread_create(&u->workers[u->nworkers], NULL, worker_main,
-				    u);
-		if (r < 0)
-			goto fail;
-	}
+	if ((r = fs_workers_start(&u->workers, URING_WORKERS, serve_work)) < 0)
+		goto fail;
 	for (unsigned k = 0; k < n; k++) {
 		r = -pthread_create(&u->q[k].thread, NULL, queue_main,
 				    &u->q[k]);
@@ -526,12 +485,7 @@ void fs_uring_stop(struct fs_dev *d)
 		if (u->q[k].thread_started)
 			pthread_join(u->q[k].thread, NULL);
 	/* workers answer what they hold through the rings, still open */
-	pthread_mutex_lock(&u->lock);
-	u->stopping = true;
-	pthread_cond_broadcast(&u->cond);
-	pthread_mutex_unlock(&u->lock);
-	for (unsigned k = 0; k < u->nworkers; k++)
-		pthread_join(u->workers[k], NULL);
+	fs_workers_stop(&u->workers);
 	uring_free(u);
 	d->uring = NULL;
 }

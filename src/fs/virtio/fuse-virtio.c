@@ -48,7 +48,7 @@ struct vf_req {
 	unsigned char *buf;
 	size_t written;  /* reply bytes in the guest's buffers */
 	bool replied;
-	struct vf_req *next; /* in the workers' list */
+	struct fs_work work; /* on a worker */
 	struct iovec iov[];
 };
 
@@ -201,40 +201,9 @@ static void run(struct vf_req *rq)
 	complete(rq);
 }
 
-static void *worker_main(void *arg)
+static void run_work(struct fs_work *w)
 {
-	struct virtiofs *v = arg;
-
-	for (;;) {
-		struct vf_req *rq;
-
-		pthread_mutex_lock(&v->wlock);
-		while (!v->whead && !v->wstop)
-			pthread_cond_wait(&v->wcond, &v->wlock);
-		rq = v->whead;
-		if (rq) {
-			v->whead = rq->next;
-			if (!v->whead)
-				v->wtail = NULL;
-		}
-		pthread_mutex_unlock(&v->wlock);
-		if (!rq)
-			return NULL;
-		run(rq);
-	}
-}
-
-static void to_worker(struct virtiofs *v, struct vf_req *rq)
-{
-	pthread_mutex_lock(&v->wlock);
-	rq->next = NULL;
-	if (v->wtail)
-		v->wtail->next = rq;
-	else
-		v->whead = rq;
-	v->wtail = rq;
-	pthread_cond_signal(&v->wcond);
-	pthread_mutex_unlock(&v->wlock);
+	run((struct vf_req *)((char *)w - offsetof(struct vf_req, work)));
 }
 
 /* The request in the chain's readable buffers, copied and checked.  0,
@@ -334,7 +303,7 @@ static void take(struct vf_queue *vq, uint16_t head)
 	}
 	memcpy(&in, rq->buf, sizeof(in));
 	if (fs_request_may_block(v->fs, in.opcode, in.nodeid))
-		to_worker(v, rq);
+		fs_workers_push(&v->workers, &rq->work);
 	else
 		run(rq);
 }
@@ -584,39 +553,21 @@ int fs_virtio_init(struct virtiofs *v, struct fs *fs, unsigned workers,
 	v->make_session = make_session;
 	v->ops = vf_ops_template;
 	v->ops.ud = v;
-	pthread_mutex_init(&v->wlock, NULL);
-	pthread_cond_init(&v->wcond, NULL);
 	pthread_rwlock_init(&v->se_lock, NULL);
 	fs->tr.reply_read = fs_virtio_reply_read;
 	fs->tr.ud = v;
 	if (new_session(v) < 0)
 		return -ENOMEM;
-	v->nworkers = workers ? workers : VF_DEFAULT_WORKERS;
-	v->workers = calloc(v->nworkers, sizeof(*v->workers));
-	if (!v->workers)
-		return -ENOMEM;
-	for (unsigned i = 0; i < v->nworkers; i++)
-		if (pthread_create(&v->workers[i], NULL, worker_main, v) != 0) {
-			v->nworkers = i;
-			return -EAGAIN;
-		}
-	return 0;
+	return fs_workers_start(&v->workers,
+				workers ? workers : VF_DEFAULT_WORKERS, run_work);
 }
 
 void fs_virtio_release(struct virtiofs *v)
 {
-	pthread_mutex_lock(&v->wlock);
-	v->wstop = true;
-	pthread_cond_broadcast(&v->wcond);
-	pthread_mutex_unlock(&v->wlock);
-	for (unsigned i = 0; i < v->nworkers; i++)
-		pthread_join(v->workers[i], NULL);
-	free(v->workers);
+	fs_workers_stop(&v->workers);
 	if (v->se)
 		fuse_session_destroy(v->se);
 	v->se = NULL;
 	v->fs->se = NULL;
 	pthread_rwlock_destroy(&v->se_lock);
-	pthread_cond_destroy(&v->wcond);
-	pthread_mutex_destroy(&v->wlock);
 }

@@ -7,6 +7,7 @@
 #define CAS_FS_VIRTIO_FUSE_VIRTIO_H
 
 #include "fs/fs-internal.h"
+#include "fs/workers.h"
 #include "vhost/vhost-user.h"
 
 struct vf_req;
@@ -23,13 +24,8 @@ struct virtiofs {
 	/* queues being served, by index (for routing replies) */
 	struct vu_queue *queues[VU_MAX_QUEUES];
 	unsigned queues_started; /* distinct queues ever started */
-	/* requests that may take long, and the threads that serve them */
-	pthread_mutex_t wlock;
-	pthread_cond_t wcond;
-	struct vf_req *whead, *wtail;
-	bool wstop;
-	pthread_t *workers;
-	unsigned nworkers;
+	/* the threads that serve requests that may take long */
+	struct fs_workers workers;
 };
 
 /* The custom I/O a virtio session is made with (its userdata: the fs). */
