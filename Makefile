@@ -37,7 +37,7 @@ FUSE_CFLAGS := $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
 FUSE_LIBS := $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
 CPPFLAGS += -D_GNU_SOURCE -DFUSE_USE_VERSION=312 -Isrc -I$(B)/gen -I$(BLAKE3_DIR)
 CFLAGS_BASE = -std=gnu17 $(OPT) -fno-strict-aliasing -pthread $(EXTRA_CFLAGS)
-LIBS = -llmdb -lprotobuf-c -lcrypto -lcurl -llzma -lzstd -lbz2 -lz -lbrotlidec $(FUSE_LIBS) -luring -pthread
+LIBS = -lmicrohttpd -llmdb -lprotobuf-c -lcrypto -lcurl -llzma -lzstd -lbz2 -lz -lbrotlidec $(FUSE_LIBS) -luring -pthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
 ifneq ($(SANITIZE),)

@@ -72,6 +72,10 @@ int cli_writers_lock(struct cas_store *s, const char *verb,
 int cli_root_paths(struct cas_store *s, const char *verb,
 		   const struct cas_store_path *paths, size_t n);
 
+/* Read a secret signing key file (cas_secret_key_parse).  0, or logs
+ * naming the file and returns -errno. */
+int cli_read_secret_key(const char *path, struct cas_secret_key *ret);
+
 /* Substituter options (substitute.c), shared by mount and fetch. */
 #define CLI_SUBST_MAX 16
 struct cli_subst {
@@ -139,6 +143,8 @@ int cmd_fetch(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_delete(int argc, char **argv);
 int cmd_root(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 /* The mount(8) helper form: SOURCE MOUNTPOINT [-o OPTIONS]. */
 int cmd_mount_helper(int argc, char **argv);
 

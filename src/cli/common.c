@@ -1,6 +1,9 @@
 #include "cli/cli.h"
 
 #include "store/gc.h"
+#include "base/cleanup.h"
+#include "base/io.h"
+#include <fcntl.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -255,4 +258,27 @@ int cli_root_paths(struct cas_store *s, const char *who,
 		}
 	}
 	return failed;
+}
+
+int cli_read_secret_key(const char *path, struct cas_secret_key *ret)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char text[1024];
+	ssize_t n;
+	int r;
+
+	if (fd < 0)
+		return log_error_errno(-errno, "secret key %s", path);
+	n = cas_read_full(fd, text, sizeof(text));
+	if (n < 0)
+		return log_error_errno((int)n, "secret key %s", path);
+	r = cas_secret_key_parse(text, (size_t)n, ret);
+	explicit_bzero(text, sizeof(text));
+	if (r < 0) {
+		log_error("secret key %s: not NAME:BASE64 of a 64-byte Ed25519 "
+			  "key (nix-store --generate-binary-cache-key)",
+			  path);
+		return -EINVAL;
+	}
+	return 0;
 }

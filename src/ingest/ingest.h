@@ -109,6 +109,16 @@ int cas_nar_hash(struct cas_store *s, const struct cas_node *root,
 		 struct cas_ingest_error *err);
 
 /*
+ * Append the NAR listing JSON of the tree under root to out, as Nix
+ * writes it (<hash>.ls: {"version":1,"root":{...}}, each regular file
+ * with its size, executable flag and narOffset, the offset of its
+ * contents in the NAR).  Reads directories only.  0, -ENOENT (a missing
+ * directory), -EBADMSG or -ENOMEM; out is unchanged on failure.
+ */
+int cas_nar_listing(struct cas_store *s, const struct cas_node *root,
+		    struct cas_buf *out);
+
+/*
  * Emit the events of a file system tree rooted at 'path' (lstat'ed: a
  * symlink root is a symlink).  Entries in name byte order.
  */

@@ -45,7 +45,8 @@ struct nar_reader {
 	struct cas_http_stream *http;
 	struct cas_decoder *dec;
 	const struct cas_narinfo *ni;
-	struct cas_substituters *subs;
+	void (*progress)(void *ud, uint64_t bytes);
+	void *progress_ud;
 	struct cas_sha256_ctx file_sha;
 	uint64_t file_bytes;
 	uint64_t nar_bytes; /* decompressed so far */
@@ -72,8 +73,8 @@ static int fill(struct nar_reader *r)
 	r->file_bytes += (uint64_t)k;
 	r->in = r->in_buf;
 	r->in_len = (size_t)k;
-	if (r->subs->o.progress)
-		r->subs->o.progress(r->subs->o.progress_ud, (uint64_t)k);
+	if (r->progress)
+		r->progress(r->progress_ud, (uint64_t)k);
 	return 0;
 }
 
@@ -190,12 +191,15 @@ static int fetch_narinfo(const char *base, const uint8_t *digest,
 	return r;
 }
 
-static int fetch_nar(struct cas_substituters *subs, struct cas_store *s,
-		     const char *base, struct cas_narinfo *ni,
-		     struct cas_subst_error *err)
+int cas_substitute_nar(struct cas_store *s, const char *base,
+		       struct cas_narinfo *ni,
+		       void (*progress)(void *ud, uint64_t bytes),
+		       void *progress_ud, struct cas_subst_error *err)
 {
 	_cleanup_free_ char *url = cas_http_url_join(base, ni->url);
-	struct nar_reader rd = { .ni = ni, .subs = subs };
+	struct nar_reader rd = { .ni = ni,
+				 .progress = progress,
+				 .progress_ud = progress_ud };
 	struct cas_prefetch *pf = NULL;
 	int r;
 
@@ -260,7 +264,8 @@ int cas_substitute(struct cas_substituters *subs, struct cas_store *s,
 			r = -EKEYREJECTED;
 		}
 		if (r >= 0) {
-			r = fetch_nar(subs, s, base, &ni, &e);
+			r = cas_substitute_nar(s, base, &ni, subs->o.progress,
+					       subs->o.progress_ud, &e);
 			if (r >= 0) {
 				if (ret) {
 					*ret = ni.info;

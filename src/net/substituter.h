@@ -60,6 +60,19 @@ int cas_substitute(struct cas_substituters *subs, struct cas_store *s,
 		   struct cas_subst_error *err);
 
 /*
+ * Import the NAR narinfo ni names (ni->url, relative to the cache at
+ * base) as ni->info, as cas_substitute does once it has a signed narinfo:
+ * decompressed as it streams, checked against FileHash/FileSize and
+ * NarHash/NarSize before the PathInfo is written.  progress (may be NULL)
+ * hears compressed byte counts.  On success ni->info.root is set and the
+ * path is stored.  0, -EBADMSG, -EIO or -ENOMEM; err says why.
+ */
+int cas_substitute_nar(struct cas_store *s, const char *base,
+		       struct cas_narinfo *ni,
+		       void (*progress)(void *ud, uint64_t bytes),
+		       void *progress_ud, struct cas_subst_error *err);
+
+/*
  * A path info service that substitutes what 'local' (the store's own
  * path info service, taken over: freed with the new one) lacks, into the
  * store 'blobs' and 'dirs' belong to.  Lookups of one missing path from

@@ -1,6 +1,7 @@
 #include "store/narinfo.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,4 +340,159 @@ bool cas_path_info_signed_by(const struct cas_path_info *pi,
 					   fp.data, fp.len);
 	cas_buf_release(&fp);
 	return ok;
+}
+
+static const struct {
+	const char *name, *ext;
+} compressions[] = {
+	[CAS_COMPRESSION_NONE] = { "none", "" },
+	[CAS_COMPRESSION_XZ] = { "xz", ".xz" },
+	[CAS_COMPRESSION_ZSTD] = { "zstd", ".zst" },
+	[CAS_COMPRESSION_BZIP2] = { "bzip2", ".bz2" },
+	[CAS_COMPRESSION_GZIP] = { "gzip", ".gz" },
+	[CAS_COMPRESSION_BROTLI] = { "br", ".br" },
+};
+
+const char *cas_compression_name(enum cas_compression c)
+{
+	return compressions[c].name;
+}
+
+const char *cas_compression_ext(enum cas_compression c)
+{
+	return compressions[c].ext;
+}
+
+int cas_compression_parse(const char *s, enum cas_compression *ret)
+{
+	return parse_compression(s, strlen(s), ret);
+}
+
+int cas_narinfo_format(const struct cas_narinfo *ni, struct cas_buf *out)
+{
+	const struct cas_path_info *pi = &ni->info;
+	char path[CAS_STORE_PATH_ABS_MAX + 1];
+	char base[CAS_STORE_PATH_BASENAME_MAX + 1];
+	char b32[CAS_NIXBASE32_LEN(CAS_SHA256_SIZE) + 1];
+	char sig[4 * (CAS_SIGNATURE_SIZE + 2) / 3 + 4];
+	char ca[160];
+	int r;
+
+	cas_store_path_absolute(&pi->path, path);
+	r = cas_buf_printf(out, "StorePath: %s\nURL: %s\nCompression: %s\n",
+			   path, ni->url, cas_compression_name(ni->compression));
+	if (r == 0 && ni->has_file_hash) {
+		cas_nixbase32_encode(ni->file_hash.bytes, CAS_SHA256_SIZE, b32);
+		r = cas_buf_printf(out, "FileHash: sha256:%s\n", b32);
+	}
+	if (r == 0 && ni->file_size != UINT64_MAX)
+		r = cas_buf_printf(out, "FileSize: %llu\n",
+				   (unsigned long long)ni->file_size);
+	cas_nixbase32_encode(pi->nar_sha256.bytes, CAS_SHA256_SIZE, b32);
+	if (r == 0)
+		r = cas_buf_printf(out, "NarHash: sha256:%s\nNarSize: %llu\n"
+					"References: ",
+				   b32, (unsigned long long)pi->nar_size);
+	/* "References: " even when empty: Nix reads every value from two
+	 * bytes past the colon */
+	for (size_t k = 0; r == 0 && k < pi->nrefs; k++) {
+		cas_store_path_basename(&pi->refs[k], base);
+		r = cas_buf_printf(out, "%s%s", k ? " " : "", base);
+	}
+	if (r == 0)
+		r = cas_buf_puts(out, "\n");
+	if (r == 0 && pi->has_deriver) {
+		cas_store_path_basename(&pi->deriver, base);
+		r = cas_buf_printf(out, "Deriver: %s.drv\n", base);
+	}
+	for (size_t k = 0; r == 0 && k < pi->nsigs; k++) {
+		cas_base64_encode(pi->sigs[k].data, CAS_SIGNATURE_SIZE, sig);
+		r = cas_buf_printf(out, "Sig: %s:%s\n", pi->sigs[k].name, sig);
+	}
+	cas_path_info_ca_string(pi, ca, sizeof(ca));
+	if (r == 0 && ca[0])
+		r = cas_buf_printf(out, "CA: %s\n", ca);
+	return r;
+}
+
+int cas_secret_key_parse(const char *s, size_t len, struct cas_secret_key *ret)
+{
+	const char *colon = memchr(s, ':', len);
+	struct cas_secret_key k = { 0 };
+	uint8_t raw[64];
+	size_t nlen;
+	int r = -EINVAL;
+
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == ' ' ||
+			   s[len - 1] == '\r' || s[len - 1] == '\t'))
+		len--;
+	if (!colon || colon == s || (size_t)(colon - s) >= len)
+		return -EINVAL;
+	nlen = (size_t)(colon - s);
+	if (nlen >= sizeof(k.name))
+		return -EINVAL;
+	memcpy(k.name, s, nlen);
+	if (cas_base64_decode(colon + 1, len - nlen - 1, raw, sizeof(raw)) ==
+	    0) {
+		memcpy(k.seed, raw, 32);
+		memcpy(k.pub, raw + 32, 32);
+		*ret = k;
+		r = 0;
+	}
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(&k, sizeof(k));
+	return r;
+}
+
+static int ed25519_sign(const uint8_t seed[32], const void *msg, size_t len,
+			uint8_t sig[64])
+{
+	EVP_PKEY *pkey = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
+						      seed, 32);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t siglen = 64;
+	int r = -EIO;
+
+	if (pkey && ctx &&
+	    EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+	    EVP_DigestSign(ctx, sig, &siglen, msg, len) == 1 && siglen == 64)
+		r = 0;
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	return r;
+}
+
+int cas_path_info_sign(struct cas_path_info *pi,
+		       const struct cas_secret_key *key)
+{
+	struct cas_buf fp = { 0 };
+	struct cas_signature *sigs, *sig = NULL;
+	uint8_t data[CAS_SIGNATURE_SIZE];
+	int r;
+
+	r = cas_path_info_fingerprint(pi, &fp);
+	if (r == 0)
+		r = ed25519_sign(key->seed, fp.data, fp.len, data);
+	cas_buf_release(&fp);
+	if (r < 0)
+		return r;
+	for (size_t k = 0; k < pi->nsigs; k++)
+		if (strcmp(pi->sigs[k].name, key->name) == 0)
+			sig = &pi->sigs[k];
+	if (!sig) {
+		char *name = strdup(key->name);
+
+		sigs = name ? reallocarray(pi->sigs, pi->nsigs + 1,
+					   sizeof(*sigs))
+			    : NULL;
+		if (!sigs) {
+			free(name);
+			return -ENOMEM;
+		}
+		pi->sigs = sigs;
+		sig = &sigs[pi->nsigs++];
+		sig->name = name;
+	}
+	memcpy(sig->data, data, sizeof(data));
+	return 0;
 }

@@ -80,4 +80,39 @@ int cas_public_key_parse(const char *s, struct cas_public_key *ret);
 bool cas_path_info_signed_by(const struct cas_path_info *pi,
 			     const struct cas_public_key *keys, size_t n);
 
+/* Nix's name of a compression ("none", "xz", "zstd", "bzip2", "gzip",
+ * "br") and the file name extension a cache gives it ("", ".xz", ".zst",
+ * ".bz2", ".gz", ".br"). */
+const char *cas_compression_name(enum cas_compression c);
+const char *cas_compression_ext(enum cas_compression c);
+/* Parse a compression name as above.  0 or -ENOTSUP. */
+int cas_compression_parse(const char *s, enum cas_compression *ret);
+
+/*
+ * Append the narinfo text of ni to out, in Nix's field order: StorePath,
+ * URL, Compression, FileHash and FileSize (when known: has_file_hash,
+ * file_size != UINT64_MAX), NarHash (nixbase32), NarSize, References,
+ * Deriver, one Sig line per signature, CA.  cas_narinfo_parse reads it
+ * back to the same values.  0 or -ENOMEM.
+ */
+int cas_narinfo_format(const struct cas_narinfo *ni, struct cas_buf *out);
+
+/* A signing key, as `nix-store --generate-binary-cache-key` writes it:
+ * "name:base64(64 bytes: the Ed25519 seed, then the public key)". */
+struct cas_secret_key {
+	char name[128];
+	uint8_t seed[32];
+	uint8_t pub[32];
+};
+
+/* Parse a secret key from s[0..len) (trailing white space allowed).
+ * 0 or -EINVAL; the key bytes are wiped from the stack on return. */
+int cas_secret_key_parse(const char *s, size_t len,
+			 struct cas_secret_key *ret);
+
+/* Sign pi's fingerprint with key and add the signature to pi, replacing
+ * one by the same key name.  0, -ENOMEM or -EIO (libcrypto failed). */
+int cas_path_info_sign(struct cas_path_info *pi,
+		       const struct cas_secret_key *key);
+
 #endif

@@ -1,0 +1,63 @@
+/* Shared by the parts of the binary cache server. */
+#ifndef CAS_NET_SERVE_INTERNAL_H
+#define CAS_NET_SERVE_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+#include "net/serve/request.h"
+#include "net/serve/server.h"
+
+struct cas_server {
+	struct cas_store *s;
+	struct cas_serve_opts o;
+	struct MHD_Daemon *mhd;
+	int upload_fd; /* o.upload_dir, opened */
+	atomic_uint_fast64_t upload_seq;
+};
+
+/* One request's state (libmicrohttpd's con_cls). */
+struct req {
+	struct cas_server *srv;
+	char method[8];
+	char url[256];
+	unsigned status;
+	uint64_t bytes;    /* response body bytes */
+	uint64_t received; /* request body bytes (PUT) */
+	char why[600];  /* logged beside the status when not empty */
+	/* PUT */
+	bool put_started;
+	int put_fd;                      /* staged NAR being written */
+	char put_tmp[64];                /* its name in upload_fd */
+	struct cas_target target;
+	int put_error;                   /* first write failure, -errno */
+	struct cas_buf body;             /* a narinfo's text */
+};
+
+/* Queue a response of text body (copied) with status and content type,
+ * recording both in rq.  MHD_YES or MHD_NO. */
+enum MHD_Result serve_reply(struct MHD_Connection *c, struct req *rq,
+			    unsigned status, const char *type,
+			    const void *body, size_t len);
+/* Queue a plain-text error: message and a newline, also logged. */
+enum MHD_Result serve_error(struct MHD_Connection *c, struct req *rq,
+			    unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* GET /nar/...: a streamed NAR (nar-stream.c). */
+enum MHD_Result serve_nar(struct MHD_Connection *c, struct req *rq,
+			  const struct cas_target *t, bool head);
+
+/* PUT: called first with the headers alone (first: credentials, target,
+ * staging), then for each piece of the body, and once more at its end
+ * with *len 0 (uploads.c). */
+enum MHD_Result serve_put(struct MHD_Connection *c, struct req *rq,
+			  const char *data, size_t *len, bool first);
+/* A PUT ended before its body did (client gone, timeout): drop what it
+ * staged. */
+void serve_put_abort(struct req *rq);
+
+/* Remove every staged upload file. */
+void serve_uploads_clear(struct cas_server *srv);
+
+#endif
