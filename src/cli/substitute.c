@@ -14,6 +14,7 @@
 
 #include "cli/nix-conf.h"
 #include "net/http.h"
+#include "net/s3.h"
 
 int cli_subst_add_url(struct cli_subst *c, const char *url)
 {
@@ -23,10 +24,21 @@ int cli_subst_add_url(struct cli_subst *c, const char *url)
 	}
 	if (strncmp(url, "http://", 7) != 0 &&
 	    strncmp(url, "https://", 8) != 0 &&
-	    strncmp(url, "file://", 7) != 0) {
-		log_error("substituter '%s': not an http://, https:// or "
-			  "file:// URL", url);
+	    strncmp(url, "file://", 7) != 0 && !cas_s3_url(url)) {
+		log_error("substituter '%s': not an http://, https://, s3:// "
+			  "or file:// URL", url);
 		return -EINVAL;
+	}
+	if (cas_s3_url(url)) {
+		struct cas_s3 s3;
+		char why[512];
+		int r = cas_s3_parse(url, &s3, why, sizeof(why));
+
+		explicit_bzero(&s3, sizeof(s3));
+		if (r < 0) {
+			log_error("substituter '%s': %s", url, why);
+			return r;
+		}
 	}
 	c->urls[c->nurls++] = url;
 	return 0;
@@ -113,7 +125,8 @@ static int from_nix_conf(struct cli_subst *c)
 		for (size_t i = 0; i < conf.nsubstituters; i++)
 			/* Nix's own local store is no binary cache */
 			if (strncmp(conf.substituters[i], "http", 4) == 0 ||
-			    strncmp(conf.substituters[i], "file://", 7) == 0)
+			    strncmp(conf.substituters[i], "file://", 7) == 0 ||
+			    cas_s3_url(conf.substituters[i]))
 				if (cli_subst_add_url(c, conf.substituters[i]) < 0)
 					return -EINVAL;
 	if (c->nkeys == 0)

@@ -1,6 +1,7 @@
 #include "net/http.h"
 
 #include "base/cancel.h"
+#include "net/s3.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -31,6 +32,8 @@ struct cas_http_stream {
 	int result;
 	char why[CURL_ERROR_SIZE + 128];
 	char curl_why[CURL_ERROR_SIZE]; /* curl's detailed message */
+	bool s3;                        /* a signed S3 request */
+	struct curl_slist *headers;
 	struct cas_cancel *cancel; /* the opener's: firing it aborts */
 };
 
@@ -50,6 +53,17 @@ static const char *netrc_file;
 void cas_http_set_netrc(const char *path)
 {
 	netrc_file = path;
+}
+
+const char *cas_http_netrc(void)
+{
+	return netrc_file;
+}
+
+void cas_http_timeouts(unsigned *ret_connect, unsigned *ret_stall)
+{
+	*ret_connect = connect_timeout;
+	*ret_stall = stall_timeout;
 }
 
 static pthread_key_t thread_key;
@@ -153,6 +167,8 @@ int cas_http_stream_open(const char *url, uint64_t size,
 			 struct cas_http_stream **ret)
 {
 	struct cas_http_stream *s;
+	struct cas_s3 s3;
+	char *s3_url = NULL;
 	uint64_t deadline;
 	CURL *e;
 
@@ -165,14 +181,46 @@ int cas_http_stream_open(const char *url, uint64_t size,
 		*ret = s;
 		return 0;
 	}
+	if (cas_s3_url(url)) {
+		/* the object the URL's path names, signed */
+		int r = cas_s3_parse(url, &s3, s->why, sizeof(s->why));
+
+		if (r < 0) {
+			s->done = true;
+			s->result = -EIO;
+			*ret = s;
+			return 0;
+		}
+		if (asprintf(&s3_url, "%s%s", s3.base, s3.path) < 0) {
+			explicit_bzero(&s3, sizeof(s3));
+			free(s);
+			return -ENOMEM;
+		}
+		s->s3 = true;
+	}
 	s->t = thread_handles();
 	if (!s->t) {
+		if (s3_url)
+			explicit_bzero(&s3, sizeof(s3));
+		free(s3_url);
 		free(s);
 		return -ENOMEM;
 	}
 	e = s->t->easy;
 	curl_easy_reset(e);
-	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_URL, s3_url ? s3_url : url);
+	if (s3_url) {
+		int r = cas_s3_sign(&s3, e, CAS_S3_EMPTY_SHA256, &s->headers);
+
+		explicit_bzero(&s3, sizeof(s3));
+		free(s3_url);
+		if (r < 0) {
+			curl_slist_free_all(s->headers);
+			free(s);
+			return r;
+		}
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, s->headers);
+	}
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
@@ -224,7 +272,11 @@ static void finish(struct cas_http_stream *s, CURLcode cr)
 		s->result = -ENOENT;
 	else
 		s->result = -EIO;
-	if (cr == CURLE_HTTP_RETURNED_ERROR)
+	if (cr == CURLE_HTTP_RETURNED_ERROR && s->s3 && code == 403)
+		snprintf(s->why, sizeof(s->why),
+			 "HTTP status 403: access denied (check the S3 "
+			 "credentials and the bucket's permissions)");
+	else if (cr == CURLE_HTTP_RETURNED_ERROR)
 		snprintf(s->why, sizeof(s->why), "HTTP status %ld", code);
 	else if (cr == CURLE_ABORTED_BY_CALLBACK)
 		snprintf(s->why, sizeof(s->why), "cancelled");
@@ -288,10 +340,24 @@ long cas_http_stream_read(struct cas_http_stream *s, void *buf, size_t n)
 
 char *cas_http_url_join(const char *base, const char *rest)
 {
-	CURLU *u = curl_url();
+	CURLU *u;
 	char *path = NULL, *url = NULL, *joined = NULL, *ret = NULL;
 	size_t n;
 
+	if (cas_s3_url(base)) {
+		/* s3://bucket[/prefix]/rest?params: the parameters say how to
+		 * reach the bucket, so every object's URL keeps them */
+		const char *q = strchr(base, '?');
+		size_t blen = q ? (size_t)(q - base) : strlen(base);
+
+		while (blen > 5 && base[blen - 1] == '/')
+			blen--;
+		if (asprintf(&ret, "%.*s/%s%s", (int)blen, base, rest,
+			     q ? q : "") < 0)
+			return NULL;
+		return ret;
+	}
+	u = curl_url();
 	if (!u)
 		return NULL;
 	if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
@@ -333,6 +399,7 @@ void cas_http_stream_close(struct cas_http_stream *s)
 		close(s->fd);
 	else if (s->t && !s->done)
 		curl_multi_remove_handle(s->t->multi, s->t->easy);
+	curl_slist_free_all(s->headers);
 	free(s->buf);
 	free(s);
 }

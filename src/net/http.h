@@ -40,6 +40,11 @@ void cas_http_set_timeouts(unsigned connect_timeout, unsigned stall_timeout);
  * process-wide; NULL: none.  The string must outlive every transfer. */
 void cas_http_set_netrc(const char *path);
 
+/* The netrc file set above, or NULL. */
+const char *cas_http_netrc(void);
+/* The connect and stall timeouts in effect, in seconds. */
+void cas_http_timeouts(unsigned *ret_connect, unsigned *ret_stall);
+
 /* Start downloading url, expected to carry about size bytes (for its
  * deadline; 0 if unknown: a small document).  The thread's current
  * cancellation token (base/cancel.h), if any, aborts the transfer within
