@@ -30,7 +30,7 @@ check-unit: $(UNIT_BIN)
 		echo "== $$t"; $(TEST_ENV) $$t --jobs 2; \
 	done
 
-check: all check-unit check-fuzz check-cli check-fuse check-net check-gc check-hardening check-vm
+check: all check-unit check-fuzz check-cli check-fuse check-net check-gc check-serve check-hardening check-vm
 
 .PHONY: check check-unit check-fuzz check-cli check-fuse check-net check-gc check-hardening check-vm
 
@@ -170,3 +170,15 @@ check-vm: all $(B)/tests/guest-probe
 		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) VM_PROBE=$(CURDIR)/$(B)/tests/guest-probe \
 			$(BATS) tests/vm; \
 	fi
+
+# Sharing a store (tests/serve): castore serve under real Nix (substitute,
+# list, nix copy uploads), push to file://, http:// and S3 (a real Ceph
+# radosgw started by the tests), s3:// substituters.
+check-serve: all
+	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || ! command -v nginx > /dev/null || ! command -v radosgw > /dev/null; }; then \
+		echo "check-serve: SKIPPED: these tests need root, /dev/fuse, nginx and radosgw (scripts/setup.sh)"; \
+	else \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(WITH_URING) $(BATS) tests/serve; \
+	fi
+
+.PHONY: check-serve

@@ -330,6 +330,18 @@ int cmd_serve(int argc, char **argv)
 		log_error("serve: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (cas_listen_parse(listen_spec, &ss, &len) < 0) {
+			log_error("serve: --listen %s: not ADDR:PORT, "
+				  "[IPv6]:PORT or :PORT (an IP address, not a "
+				  "host name)",
+				  listen_spec);
+			return EXIT_USAGE;
+		}
+	}
 	if (o.ncredentials && o.require_sigs && o.ntrusted == 0) {
 		log_error("serve: uploads need --trusted-public-key (the keys "
 			  "uploaded narinfos must be signed by), or "

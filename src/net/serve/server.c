@@ -204,7 +204,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct cas_server *srv = cls;
 	struct req *rq = *con_cls;
 	static const char *const why[] = {
-		[MHD_REQUEST_TERMINATED_WITH_ERROR] = "failed",
+		[MHD_REQUEST_TERMINATED_WITH_ERROR] = "aborted",
 		[MHD_REQUEST_TERMINATED_TIMEOUT_REACHED] = "timed out",
 		[MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN] = "cut by shutdown",
 		[MHD_REQUEST_TERMINATED_READ_ERROR] = "client gone",

@@ -1,0 +1,234 @@
+#!/usr/bin/env bats
+# castore serve as a binary cache: real Nix 2.8 substitutes from it, lists
+# it and queries it; curl and raw sockets check the protocol's edges.
+
+load lib
+
+setup_file() {
+	net_setup_file
+	nix-store --generate-binary-cache-key serve-key-1 "$F/serve-sk" "$F/serve-pk"
+	SERVE_PK=$(cat "$F/serve-pk")
+	export SERVE_PK
+	export SRV_STORE="$F/served"
+	serve_store_make "$SRV_STORE"
+}
+
+teardown_file() {
+	nginx_stop
+}
+
+setup() {
+	WORK="$BATS_TEST_TMPDIR/work"
+	mkdir -p "$WORK"
+	export CASTORE_STORE="$BATS_TEST_TMPDIR/store"
+	MNT="$BATS_TEST_TMPDIR/mnt"
+}
+
+teardown() {
+	if mountpoint -q "$MNT" 2>/dev/null; then
+		unmount_castore "$MNT" "$MOUNT_PID"
+	fi
+	serve_stop
+}
+
+@test "Nix realises the closure from castore serve, byte-identical, uncompressed, zstd and xz on the fly" {
+	for c in none zstd xz; do
+		serve_start "$SRV_STORE" "$WORK/serve-$c.log" --secret-key "$F/serve-sk" --compression "$c"
+		run nix_realise "$WORK/nix-$c" "$SERVE_URL" "$SERVE_PK"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		same_as_nix "$WORK/nix-$c" "$TOP" "$DEP"
+		# the narinfo names the compression, and the NAR came that way
+		curl -fsS "$SERVE_URL/$(hash_of "$DEP").narinfo" > "$WORK/dep.narinfo"
+		grep -qx "Compression: $c" "$WORK/dep.narinfo"
+		grep -q "GET /nar/$(hash_of "$DEP")-.*\.nar$(case $c in zstd) echo '\.zst';; xz) echo '\.xz';; esac) 200" "$WORK/serve-$c.log"
+		serve_stop
+		[ "$SERVE_RC" -eq 0 ]
+	done
+	# the cache's own signature (from nix copy) and castore serve's
+	grep -q '^Sig: test-key-1:' "$WORK/dep.narinfo"
+	grep -q '^Sig: serve-key-1:' "$WORK/dep.narinfo"
+}
+
+@test "Nix refuses castore serve's paths when it trusts neither key that signed them" {
+	serve_start "$SRV_STORE" "$WORK/serve.log" --secret-key "$F/serve-sk"
+	run nix_realise "$WORK/nix" "$SERVE_URL" "$WRONG_PK"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"is not signed by any of the keys"* ]]
+	[ ! -e "$WORK/nix/nix/store/$(basename "$TOP")" ]
+	# a narinfo without the server's key verifies with the uploader's
+	serve_stop
+	serve_start "$SRV_STORE" "$WORK/serve2.log"
+	run nix_realise "$WORK/nix2" "$SERVE_URL" "$PK"
+	[ "$status" -eq 0 ]
+	same_as_nix "$WORK/nix2" "$TOP" "$DEP"
+}
+
+@test "nix path-info and nix store ls work against castore serve" {
+	serve_start "$SRV_STORE" "$WORK/serve.log" --secret-key "$F/serve-sk"
+	nix path-info --store "$SERVE_URL" --json "$TOP" > "$WORK/remote.json"
+	nix path-info --json "$TOP" > "$WORK/local.json"
+	python3 - "$WORK/remote.json" "$WORK/local.json" <<'PY'
+import json, sys
+r, l = (json.load(open(f)) for f in sys.argv[1:])
+r = r[0] if isinstance(r, list) else r
+l = l[0] if isinstance(l, list) else l
+for k in ("path", "narHash", "narSize", "references"):
+    assert r[k] == l[k], (k, r[k], l[k])
+PY
+	nix path-info --store "$SERVE_URL" -S "$TOP" > "$WORK/remote-S"
+	nix path-info -S "$TOP" > "$WORK/local-S"
+	diff "$WORK/remote-S" "$WORK/local-S"
+	# the listing (and its narOffsets) is what Nix writes
+	nix store ls --store "$SERVE_URL" -lR "$TOP" > "$WORK/remote.ls"
+	nix store ls -lR "$TOP" > "$WORK/local.ls"
+	diff "$WORK/remote.ls" "$WORK/local.ls"
+	nix copy --to "file://$WORK/listed?write-nar-listing=true" "$DEP"
+	curl -fsS "$SERVE_URL/$(hash_of "$DEP").ls" > "$WORK/ours.ls"
+	python3 -c 'import json, sys; a, b = (json.load(open(f)) for f in sys.argv[1:]); assert a == b, (a, b)' \
+		"$WORK/ours.ls" "$WORK/listed/$(hash_of "$DEP").ls"
+	nix store cat --store "$SERVE_URL" "$DEP/share/data" | grep -qx dep-data
+}
+
+@test "Range on uncompressed NARs, HEAD, 404, 405, 416 and bad names" {
+	serve_start "$SRV_STORE" "$WORK/serve.log"
+	curl -fsS "$SERVE_URL/$(hash_of "$DEP").narinfo" > "$WORK/dep.narinfo"
+	url="$SERVE_URL/$(sed -n 's/^URL: //p' "$WORK/dep.narinfo")"
+	size=$(sed -n 's/^NarSize: //p' "$WORK/dep.narinfo")
+	nix-store --dump "$DEP" > "$WORK/dep.nar"
+	curl -fsS "$url" | cmp - "$WORK/dep.nar"
+	# ranges: a prefix, a middle reaching past the end, a suffix
+	curl -fsS -r 0-99 "$url" | cmp - <(head -c 100 "$WORK/dep.nar")
+	curl -fsS -r 1000000- "$url" | cmp - <(tail -c +1000001 "$WORK/dep.nar")
+	curl -fsS -r -77 "$url" | cmp - <(tail -c 77 "$WORK/dep.nar")
+	code=$(curl -s -o "$WORK/body" -w '%{http_code}' -r 4000000-4000009 "$url")
+	[ "$code" = 206 ]
+	cmp "$WORK/body" <(tail -c +4000001 "$WORK/dep.nar" | head -c 10)
+	curl -sS -D "$WORK/h" -o /dev/null -r 100-199 "$url"
+	grep -qi "^content-range: bytes 100-199/$size" "$WORK/h"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -r "$size-" "$url")" = 416 ]
+	# several ranges: the whole body
+	curl -fsS -r 0-9,20-29 "$url" | cmp - "$WORK/dep.nar"
+	# HEAD: the length, no body (and no NAR is made)
+	curl -fsSI "$url" > "$WORK/h"
+	grep -qi "^content-length: $size" "$WORK/h"
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -I "$SERVE_URL/$(hash_of "$TOP").narinfo")" = 200 ]
+	# what is not there
+	for u in /00000000000000000000000000000000.narinfo /nope /nar/../nix-cache-info \
+		/%2e%2e/%2e%2e/etc/passwd "/$(hash_of "$TOP").narinfo/x" /nar/x.nar \
+		"/nar/$(hash_of "$TOP")-0000000000000000000000000000000000000000000000000000.nar" \
+		/00000000000000000000000000000000.ls "/$(hash_of "$TOP")eeee.narinfo"; do
+		code=$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$SERVE_URL$u")
+		[ "$code" = 404 ] || { echo "$u: $code"; false; }
+	done
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$SERVE_URL/nix-cache-info")" = 405 ]
+	curl -fsS "$SERVE_URL/nix-cache-info" | grep -qx 'StoreDir: /nix/store'
+	# a header over the limit
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 100000 /dev/zero | tr '\0' a)" "$SERVE_URL/nix-cache-info")
+	[ "$code" = 431 ] || [ "$code" = 413 ] || [ "$code" = 400 ]
+	# malformed requests: a bad header line, a bad Content-Length, an
+	# unknown HTTP version, no request at all
+	[ "$(raw_request 'GET / HTTP/1.1\r\nBadheader\r\n\r\n')" = "HTTP/1.1 400 Bad Request" ]
+	[ "$(raw_request 'PUT /x.narinfo HTTP/1.1\r\nHost: a\r\nContent-Length: zz\r\n\r\n')" = "HTTP/1.1 400 Bad Request" ]
+	[ "$(raw_request 'GET / HTTP/9.9\r\n\r\n')" = "HTTP/1.1 505 HTTP Version Not Supported" ]
+	[ -z "$(raw_request 'NONSENSE\r\n\r\n')" ]
+	# and it still serves
+	curl -fsS "$SERVE_URL/nix-cache-info" > /dev/null
+}
+
+@test "a client that stops reading stalls no other; a client gone mid-NAR frees its thread" {
+	serve_start "$SRV_STORE" "$WORK/serve.log" --compression zstd --timeout 5
+	curl -fsS "$SERVE_URL/$(hash_of "$DEP").narinfo" > "$WORK/dep.narinfo"
+	url="$SERVE_URL/$(sed -n 's/^URL: //p' "$WORK/dep.narinfo")"
+	threads_before=$(ls /proc/"$SERVE_PID"/task | wc -l)
+	# three clients that ask for the NAR and never read
+	python3 - "$url" 3>&- <<'PY' &
+import socket, sys, time
+host, rest = sys.argv[1].split("//")[1].split("/", 1)
+h, p = host.rsplit(":", 1)
+socks = []
+for _ in range(3):
+    s = socket.create_connection((h, int(p)))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(("GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % rest).encode())
+    socks.append(s)
+time.sleep(3)
+PY
+	stuck=$!
+	sleep 0.5
+	# the others are served meanwhile, whole
+	timeout 10 curl -fsS "$url" | zstd -dc | cmp - <(nix-store --dump "$DEP")
+	timeout 10 curl -fsS "$SERVE_URL/$(hash_of "$TOP").narinfo" > /dev/null
+	wait "$stuck" || true
+	# a client that leaves after 64 KiB
+	timeout 10 curl -sS "$url" 2>/dev/null | head -c 65536 > /dev/null || true
+	# every stream's thread ends: the stuck ones by their timeout
+	for _ in $(seq 1 100); do
+		[ "$(ls /proc/"$SERVE_PID"/task | wc -l)" -le "$threads_before" ] && break
+		sleep 0.1
+	done
+	[ "$(ls /proc/"$SERVE_PID"/task | wc -l)" -le "$threads_before" ]
+	grep -q 'aborted\|client gone\|timed out' "$WORK/serve.log" || { cat "$WORK/serve.log"; false; }
+	timeout 10 curl -fsS "$url" | zstd -dc | cmp - <(nix-store --dump "$DEP")
+}
+
+@test "a corrupt blob cuts the NAR stream: the client sees an error, never a short NAR" {
+	store="$WORK/damaged"
+	cp -a "$SRV_STORE" "$store"
+	# the 4 MiB file's blob, one byte changed
+	blob=$(find "$store/blobs" -type f -size +4000k ! -path "$store/blobs/tmp/*" | head -1)
+	[ -n "$blob" ]
+	chmod u+w "$blob"
+	printf 'X' | dd of="$blob" bs=1 seek=3000000 conv=notrunc 2>/dev/null
+	rm -f "$store"/blobs/*/*.stamp "$blob".stamp 2>/dev/null || true
+	serve_start "$store" "$WORK/serve.log"
+	curl -fsS "$SERVE_URL/$(hash_of "$DEP").narinfo" > "$WORK/dep.narinfo"
+	url="$SERVE_URL/$(sed -n 's/^URL: //p' "$WORK/dep.narinfo")"
+	run curl -fsS -o "$WORK/got" "$url"
+	[ "$status" -ne 0 ]
+	# and Nix does not take it
+	run nix_realise "$WORK/nix" "$SERVE_URL" "$PK"
+	[ "$status" -ne 0 ]
+	[ ! -e "$WORK/nix/nix/store/$(basename "$DEP")" ]
+}
+
+@test "a second castore substitutes through a mount from the first's serve" {
+	serve_start "$SRV_STORE" "$WORK/serve.log" --secret-key "$F/serve-sk" --compression zstd
+	mount_castore "$MNT" --no-nix-conf --substituter "$SERVE_URL" --trusted-public-key "$SERVE_PK"
+	[ "$(cat "$MNT/$(basename "$DEP")/share/data")" = dep-data ]
+	cmp "$MNT/$(basename "$DEP")/share/big" "$DEP/share/big"
+	[ "$("$MNT/$(basename "$TOP")/bin/hello")" = hi ]
+	unmount_castore "$MNT" "$MOUNT_PID"
+	"$CASTORE" verify
+	"$CASTORE" export "$TOP" | cmp - <(nix-store --dump "$TOP")
+	grep -q "GET /$(hash_of "$DEP").narinfo 200" "$WORK/serve.log"
+}
+
+@test "serve --help, bad options, and SIGTERM exits 0" {
+	run "$CASTORE" serve --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--upload-credentials"* ]]
+	run "$CASTORE" serve --listen nowhere
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--listen nowhere"* ]]
+	run "$CASTORE" serve --compression lz4
+	[ "$status" -eq 2 ]
+	run "$CASTORE" serve --upload-credentials /dev/null
+	[ "$status" -eq 2 ]
+	printf 'u:p\n' > "$WORK/creds"
+	run "$CASTORE" serve --upload-credentials "$WORK/creds"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--trusted-public-key"* ]]
+	run "$CASTORE" serve --secret-key /nonexistent
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"/nonexistent"* ]]
+	serve_start "$SRV_STORE" "$WORK/serve.log" --quiet
+	curl -fsS "$SERVE_URL/nix-cache-info" > /dev/null
+	serve_stop
+	[ "$SERVE_RC" -eq 0 ]
+	! grep -q 'GET /nix-cache-info' "$WORK/serve.log"
+	# the port is free again
+	run curl -s "$SERVE_URL/nix-cache-info"
+	[ "$status" -ne 0 ]
+}
