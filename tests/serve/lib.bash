@@ -39,10 +39,12 @@ serve_store_make() {
 		--substituter "file://$F/cache-xz" --trusted-public-key "$PK" "$TOP" > /dev/null
 }
 
-# nix_realise DIR URL KEY: Nix 2.8 substitutes $TOP into a chroot store.
+# nix_realise DIR URL KEY: Nix 2.8 substitutes $TOP into a chroot store
+# (with a narinfo cache of its own: Nix keeps narinfos it uploaded or read
+# for a month, keyed by the cache's URL).
 nix_realise() {
-	nix-store --store "$1" --realise "$TOP" --option substituters "$2" \
-		--option trusted-public-keys "$3"
+	XDG_CACHE_HOME="$1.cache" nix-store --store "$1" --realise "$TOP" \
+		--option substituters "$2" --option trusted-public-keys "$3"
 }
 
 # same_as_nix DIR PATH...: each path in Nix store DIR dumps as the

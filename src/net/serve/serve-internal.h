@@ -4,6 +4,7 @@
 
 #include <microhttpd.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "net/serve/request.h"
 #include "net/serve/server.h"
@@ -57,7 +58,9 @@ enum MHD_Result serve_put(struct MHD_Connection *c, struct req *rq,
  * staged. */
 void serve_put_abort(struct req *rq);
 
-/* Remove every staged upload file. */
-void serve_uploads_clear(struct cas_server *srv);
+/* Remove the staged upload files not written for max_age seconds (0:
+ * all). */
+#define SERVE_UPLOAD_MAX_AGE 3600
+void serve_uploads_clear(struct cas_server *srv, time_t max_age);
 
 #endif

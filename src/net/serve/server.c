@@ -284,7 +284,7 @@ int cas_serve_start(struct cas_store *s, int fd, const struct cas_serve_opts *o,
 			free(srv);
 			return e;
 		}
-		serve_uploads_clear(srv);
+		serve_uploads_clear(srv, 0);
 	}
 	srv->mhd = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -314,7 +314,7 @@ void cas_serve_stop(struct cas_server *srv)
 		return;
 	MHD_stop_daemon(srv->mhd);
 	if (srv->upload_fd >= 0) {
-		serve_uploads_clear(srv);
+		serve_uploads_clear(srv, 0);
 		close(srv->upload_fd);
 	}
 	free(srv);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -102,6 +103,8 @@ static enum MHD_Result put_begin(struct MHD_Connection *c, struct req *rq)
 				   "too large");
 	if (rq->target.route != CAS_ROUTE_NAR)
 		return MHD_YES;
+	/* NARs whose narinfo never came */
+	serve_uploads_clear(srv, SERVE_UPLOAD_MAX_AGE);
 	seq = atomic_fetch_add(&srv->upload_seq, 1);
 	snprintf(rq->put_tmp, sizeof(rq->put_tmp), "nar/.put.%llu",
 		 (unsigned long long)seq);
@@ -188,8 +191,8 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 	struct cas_subst_error err = { "" };
 	struct cas_store_lock lk = { .fd = -1 };
 	char base[4200], path[CAS_STORE_PATH_ABS_MAX + 1], rel[300];
-	_cleanup_free_ char *dir = NULL;
 	unsigned status = MHD_HTTP_OK;
+	bool staged = false;
 	struct stat st;
 	int r;
 
@@ -208,6 +211,18 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 		status = MHD_HTTP_BAD_REQUEST;
 		goto out;
 	}
+	snprintf(rel, sizeof(rel), "/%s", ni.url);
+	if (cas_target_parse(rel, &nar) < 0 || nar.route != CAS_ROUTE_NAR ||
+	    fstatat(srv->upload_fd, rel + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s: its NAR %s was not uploaded", path,
+			 ni.url);
+		status = MHD_HTTP_BAD_REQUEST;
+		goto out;
+	}
+	/* from here on the staged NAR goes, whatever the outcome: a client
+	 * that fixes its narinfo sends the NAR again, as nix copy does */
+	staged = true;
 	if (srv->o.require_sigs &&
 	    !cas_path_info_signed_by(&ni.info, srv->o.trusted, srv->o.ntrusted)) {
 		snprintf(why, whylen, "%s: no valid signature by a trusted key",
@@ -235,15 +250,6 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 			status = MHD_HTTP_CONFLICT;
 			goto out;
 		}
-	}
-	snprintf(rel, sizeof(rel), "/%s", ni.url);
-	if (cas_target_parse(rel, &nar) < 0 || nar.route != CAS_ROUTE_NAR ||
-	    fstatat(srv->upload_fd, rel + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "%s: its NAR %s was not uploaded", path,
-			 ni.url);
-		status = MHD_HTTP_BAD_REQUEST;
-		goto out;
 	}
 	r = cas_store_lock(srv->s, false, true, &lk);
 	if (r < 0) {
@@ -274,8 +280,9 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 		}
 	}
 	cas_store_unlock(srv->s, &lk);
-	(void)unlinkat(srv->upload_fd, rel + 1, 0);
 out:
+	if (staged)
+		(void)unlinkat(srv->upload_fd, rel + 1, 0);
 	cas_narinfo_release(&ni);
 	return status;
 }
@@ -313,8 +320,9 @@ enum MHD_Result serve_put(struct MHD_Connection *c, struct req *rq,
 	}
 }
 
-void serve_uploads_clear(struct cas_server *srv)
+void serve_uploads_clear(struct cas_server *srv, time_t max_age)
 {
+	time_t now = time(NULL);
 	_cleanup_close_ int fd = -1;
 	DIR *d;
 	struct dirent *e;
@@ -329,8 +337,15 @@ void serve_uploads_clear(struct cas_server *srv)
 	if (!d)
 		return;
 	fd = -1; /* d owns it */
-	while ((e = readdir(d)))
-		if (e->d_type == DT_REG)
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		/* a file being written is touched by each write */
+		if (max_age == 0 || st.st_mtime + max_age < now)
 			(void)unlinkat(dirfd(d), e->d_name, 0);
+	}
 	closedir(d);
 }

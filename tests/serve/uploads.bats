@@ -1,0 +1,224 @@
+#!/usr/bin/env bats
+# Uploads to castore serve, as real `nix copy --to http://...` sends them:
+# credentials, trusted signatures, NARs matching their narinfo, references
+# present; whatever is refused leaves the store as it was.
+
+load lib
+
+setup_file() {
+	net_setup_file
+	printf 'alice:s3cret-1\n# a comment\nbob:pw2\n' > "$F/creds"
+	printf 'machine 127.0.0.1 login alice password s3cret-1\n' > "$F/netrc"
+	printf 'machine 127.0.0.1 login alice password wrong\n' > "$F/netrc-wrong"
+	# the closure as nix copy writes it, to replay uploads by hand
+	nix copy --to "file://$F/up-src?compression=xz&secret-key=$F/sk" "$TOP" 2>/dev/null
+	nix copy --to "file://$F/up-unsigned?compression=xz" "$TOP" 2>/dev/null
+}
+
+teardown_file() {
+	nginx_stop
+}
+
+setup() {
+	WORK="$BATS_TEST_TMPDIR/work"
+	mkdir -p "$WORK"
+	export UP_STORE="$BATS_TEST_TMPDIR/up"
+	serve_start "$UP_STORE" "$WORK/serve.log" --upload-credentials "$F/creds" \
+		--trusted-public-key "$PK"
+}
+
+teardown() {
+	serve_stop
+}
+
+# up_store_is_empty: no path, no blob, no staged upload left
+up_store_is_empty() {
+	CASTORE_STORE="$UP_STORE" "$CASTORE" path-info --all > "$WORK/all" 2>&1
+	[ ! -s "$WORK/all" ] || { cat "$WORK/all"; return 1; }
+	[ -z "$(find "$UP_STORE/blobs" -type f ! -path "$UP_STORE/blobs/tmp/*")" ]
+	[ -z "$(find "$UP_STORE/uploads" -type f)" ] || { find "$UP_STORE/uploads" -type f; return 1; }
+}
+
+# put FILE URL-PATH [curl options]: PUT as alice; prints the status
+put() {
+	local file="$1" path="$2"
+	shift 2
+	curl -s -o "$WORK/put.out" -w '%{http_code}' -u alice:s3cret-1 -T "$file" "$@" "$SERVE_URL/$path"
+}
+
+# put_pair NARFILE NARPATH NARINFO STOREPATH: a NAR, then a narinfo for
+# STOREPATH; prints the narinfo's status
+put_pair() {
+	[ "$(put "$1" "$2")" = 200 ] || { echo "NAR refused"; return 0; }
+	put "$3" "$(hash_of "$4").narinfo"
+}
+
+nar_url_of() {
+	sed -n 's/^URL: //p' "$(narinfo_of "$1" "$2")"
+}
+
+@test "nix copy uploads the closure with netrc credentials; it is stored whole, rooted, and served back" {
+	run nix copy --option netrc-file "$F/netrc" --to "$SERVE_URL?secret-key=$F/sk" "$TOP"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	for p in "$TOP" "$DEP"; do
+		CASTORE_STORE="$UP_STORE" "$CASTORE" export "$p" | cmp - <(nix-store --dump "$p")
+		CASTORE_STORE="$UP_STORE" "$CASTORE" path-info --json "$p" | grep -q '"root": *true'
+	done
+	CASTORE_STORE="$UP_STORE" "$CASTORE" verify
+	[ -z "$(find "$UP_STORE/uploads" -type f)" ]
+	grep -q "PUT /$(hash_of "$TOP").narinfo 200" "$WORK/serve.log"
+	# and back to Nix, from the cache it was uploaded to
+	run nix_realise "$WORK/nix" "$SERVE_URL" "$PK"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	same_as_nix "$WORK/nix" "$TOP" "$DEP"
+	# a second copy finds everything there
+	run nix copy --option netrc-file "$F/netrc" --to "$SERVE_URL?secret-key=$F/sk" "$TOP"
+	[ "$status" -eq 0 ]
+}
+
+@test "without credentials, or with wrong ones: 401 and nothing stored" {
+	run nix copy --to "$SERVE_URL?secret-key=$F/sk" "$TOP"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *401* ]]
+	run nix copy --option netrc-file "$F/netrc-wrong" --to "$SERVE_URL?secret-key=$F/sk" "$TOP"
+	[ "$status" -ne 0 ]
+	nar=$(nar_url_of up-src "$DEP")
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -T "$F/up-src/$nar" "$SERVE_URL/$nar")" = 401 ]
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -u bob:wrong -T "$F/up-src/$nar" "$SERVE_URL/$nar")" = 401 ]
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -u alice: -T "$F/up-src/$nar" "$SERVE_URL/$nar")" = 401 ]
+	curl -sI -u x:y -T /dev/null "$SERVE_URL/x" > /dev/null || true
+	grep -q 'no valid credentials' "$WORK/serve.log"
+	up_store_is_empty
+}
+
+@test "a tampered NAR, an unsigned or wrongly signed narinfo, a missing reference, a NAR never sent: refused, nothing stored" {
+	nar=$(nar_url_of up-src "$DEP")
+	ni=$(narinfo_of up-src "$DEP")
+	# tampered: the NAR of another path under this one's name
+	[ "$(put "$F/up-src/$(nar_url_of up-src "$TOP")" "$nar")" = 200 ]
+	[ "$(put "$ni" "$(hash_of "$DEP").narinfo")" = 400 ]
+	grep -q 'FileHash\|NarHash' "$WORK/put.out"
+	up_store_is_empty
+	# the right NAR, but a narinfo nobody trusted signed
+	[ "$(put_pair "$F/up-src/$nar" "$nar" "$(narinfo_of up-unsigned "$DEP")" "$DEP")" = 403 ]
+	grep -q 'no valid signature by a trusted key' "$WORK/put.out"
+	sed 's/^Sig: test-key-1:.\{10\}/Sig: test-key-1:AAAAAAAAAA/' "$ni" > "$WORK/forged"
+	[ "$(put_pair "$F/up-src/$nar" "$nar" "$WORK/forged" "$DEP")" = 403 ]
+	# signed, but a NarSize that differs from what was signed
+	sed 's/^NarSize: .*/NarSize: 1/' "$ni" > "$WORK/resized"
+	[ "$(put_pair "$F/up-src/$nar" "$nar" "$WORK/resized" "$DEP")" = 403 ]
+	up_store_is_empty
+	# the top path before the path it references
+	[ "$(put "$F/up-src/$(nar_url_of up-src "$TOP")" "$(nar_url_of up-src "$TOP")")" = 200 ]
+	[ "$(put "$(narinfo_of up-src "$TOP")" "$(hash_of "$TOP").narinfo")" = 409 ]
+	grep -q "reference $DEP is not in this cache" "$WORK/put.out"
+	up_store_is_empty
+	# a narinfo under another path's name; a malformed one
+	[ "$(put_pair "$F/up-src/$nar" "$nar" "$ni" "$TOP")" = 400 ]
+	printf 'StorePath: /nix/store/nonsense\n' > "$WORK/bad"
+	[ "$(put "$WORK/bad" "$(hash_of "$DEP").narinfo")" = 400 ]
+	# a bad upload name
+	[ "$(put "$F/up-src/$nar" "nar/..%2f..%2fescape.nar")" = 404 ]
+	[ "$(put "$F/up-src/$nar" "escape")" = 404 ]
+	CASTORE_STORE="$UP_STORE" "$CASTORE" path-info --all > "$WORK/all" 2>&1
+	[ ! -s "$WORK/all" ]
+	# now in order: both taken
+	[ "$(put "$F/up-src/$nar" "$nar")" = 200 ]
+	[ "$(put "$ni" "$(hash_of "$DEP").narinfo")" = 200 ]
+	[ "$(put "$F/up-src/$(nar_url_of up-src "$TOP")" "$(nar_url_of up-src "$TOP")")" = 200 ]
+	[ "$(put "$(narinfo_of up-src "$TOP")" "$(hash_of "$TOP").narinfo")" = 200 ]
+	CASTORE_STORE="$UP_STORE" "$CASTORE" export "$TOP" | cmp - <(nix-store --dump "$TOP")
+	# a narinfo whose NAR was never sent (the staged one went with its
+	# import)
+	CASTORE_STORE="$UP_STORE" "$CASTORE" delete "$TOP" > /dev/null 2>&1 || \
+		CASTORE_STORE="$UP_STORE" "$CASTORE" delete --ignore-liveness "$TOP"
+	[ "$(put "$(narinfo_of up-src "$TOP")" "$(hash_of "$TOP").narinfo")" = 400 ]
+	grep -q 'was not uploaded' "$WORK/put.out"
+}
+
+@test "bodies shorter or longer than declared, clients gone mid-upload, oversized narinfos: the store is unchanged" {
+	nar=$(nar_url_of up-src "$DEP")
+	auth=$(printf alice:s3cret-1 | base64)
+	# 1000 bytes declared, 500 sent, then the client goes
+	python3 - "$SERVE_URL" "$nar" "$auth" <<'PY'
+import socket, sys
+host, port = sys.argv[1].split("//")[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.sendall(("PUT /%s HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n"
+           "Content-Length: 1000\r\n\r\n" % (sys.argv[2], sys.argv[3])).encode() + b"x" * 500)
+s.close()
+PY
+	# a narinfo with more bytes than declared: the extra is a bad request
+	ni=$(narinfo_of up-src "$DEP")
+	n=$(stat -c %s "$ni")
+	{ printf 'PUT /%s.narinfo HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nContent-Length: %s\r\n\r\n' \
+		"$(hash_of "$DEP")" "$auth" "$n"; cat "$ni"; printf 'GARBAGE GARBAGE\r\n\r\n'; } > "$WORK/req"
+	python3 - "$SERVE_URL" "$WORK/req" > "$WORK/replies" <<'PY'
+import socket, sys, time
+host, port = sys.argv[1].split("//")[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)))
+s.sendall(open(sys.argv[2], "rb").read())
+s.settimeout(5)
+data = b""
+try:
+    while True:
+        c = s.recv(4096)
+        if not c:
+            break
+        data += c
+except socket.timeout:
+    pass
+print("\n".join(l for l in data.decode("latin-1").split("\r\n") if l.startswith("HTTP/")))
+PY
+	cat "$WORK/replies"
+	# the narinfo's NAR was never (wholly) sent: 400; then the garbage: 400
+	grep -q '^HTTP/1.1 400' "$WORK/replies"
+	# a narinfo body over 1 MiB
+	head -c 2000000 /dev/zero > "$WORK/huge"
+	[ "$(put "$WORK/huge" "$(hash_of "$DEP").narinfo")" = 413 ]
+	# an upload over --max-upload
+	serve_stop
+	serve_start "$UP_STORE" "$WORK/serve2.log" --upload-credentials "$F/creds" \
+		--trusted-public-key "$PK" --max-upload 1000
+	[ "$(put "$F/up-src/$nar" "$nar")" = 413 ]
+	sleep 0.2
+	up_store_is_empty
+	grep -q 'aborted\|client gone' "$WORK/serve.log"
+}
+
+@test "a path appears only once whole: an upload killed mid-NAR, then a server killed, leave nothing visible" {
+	nar=$(nar_url_of up-src "$DEP")
+	# a slow upload, cut after a second
+	timeout 1 curl -s -u alice:s3cret-1 --limit-rate 200k -T "$F/up-src/$nar" "$SERVE_URL/$nar" || true
+	up_store_is_empty
+	# SIGKILL of the server during an import: nothing half-made is seen
+	[ "$(put "$F/up-src/$nar" "$nar")" = 200 ]
+	curl -s -u alice:s3cret-1 -T "$(narinfo_of up-src "$DEP")" "$SERVE_URL/$(hash_of "$DEP").narinfo" > /dev/null &
+	cpid=$!
+	sleep 0.05
+	kill -9 "$SERVE_PID"
+	wait "$SERVE_PID" || true
+	SERVE_PID=
+	wait "$cpid" || true
+	# the path is there whole, or not at all
+	if CASTORE_STORE="$UP_STORE" "$CASTORE" path-info "$DEP" > /dev/null 2>&1; then
+		CASTORE_STORE="$UP_STORE" "$CASTORE" export "$DEP" | cmp - <(nix-store --dump "$DEP")
+	fi
+	CASTORE_STORE="$UP_STORE" "$CASTORE" verify
+	# the next server clears the dead one's staged files
+	serve_start "$UP_STORE" "$WORK/serve3.log" --upload-credentials "$F/creds" \
+		--trusted-public-key "$PK"
+	[ "$(find "$UP_STORE/uploads" -type f | wc -l)" -eq 0 ]
+}
+
+@test "a cache without --upload-credentials takes no upload" {
+	serve_stop
+	serve_start "$UP_STORE" "$WORK/ro.log"
+	nar=$(nar_url_of up-src "$DEP")
+	[ "$(put "$F/up-src/$nar" "$nar")" = 403 ]
+	grep -q 'takes no uploads' "$WORK/put.out"
+	up_store_is_empty
+}
