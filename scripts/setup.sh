@@ -14,7 +14,8 @@ libcriterion-dev bats nix-bin
 clang attr xxd b3sum python3 psmisc bc
 squashfuse squashfs-tools erofs-utils fio hyperfine
 nginx-light
-qemu-system-x86 busybox-static cpio"
+qemu-system-x86 busybox-static cpio
+radosgw ceph-mon ceph-osd ceph-common uuid-runtime"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: must run as root (it installs Debian packages)" >&2
