@@ -42,7 +42,7 @@ check-cli: all
 # committed corpus through it; `make fuzz` builds them with clang's
 # libFuzzer (+ASan/UBSan) in build-fuzz/ and runs each for FUZZ_SECONDS,
 # growing corpus/<target>/.
-FUZZ_TARGETS = nar directory path-info store-path narinfo vring fuse-frame
+FUZZ_TARGETS = nar directory path-info store-path narinfo vring fuse-frame serve-request
 FUZZ_REPLAY = $(FUZZ_TARGETS:%=$(B)/fuzz/replay-%)
 FUZZ_SECONDS ?= 60
 
