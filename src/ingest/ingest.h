@@ -109,6 +109,28 @@ int cas_nar_hash(struct cas_store *s, const struct cas_node *root,
 		 struct cas_ingest_error *err);
 
 /*
+ * The NAR of a stored tree, pulled (nar-reader.c): each read returns the
+ * next bytes, file contents read from their blobs straight into the
+ * caller's buffer.  Blobs are opened checked (a stamp, or a hash pass
+ * first) and then trusted, as the mount does: whoever reads the NAR
+ * checks its hash.  A missing object is -ENOENT, a corrupt one (a
+ * directory, or a blob of the wrong length) -EBADMSG, once the bytes
+ * before it were returned; cas_nar_reader_where names the entry.
+ */
+struct cas_nar_reader;
+/* 0 or -ENOMEM; root is copied. */
+int cas_nar_reader_new(struct cas_store *s, const struct cas_node *root,
+		       struct cas_nar_reader **ret);
+/* Up to n bytes: the count (n unless the NAR ends), 0 at the end, or
+ * -errno. */
+long cas_nar_reader_read(struct cas_nar_reader *r, void *buf, size_t n);
+/* Pass over the next n bytes; file contents passed over are not read.
+ * 0, -ESPIPE (past the end) or -errno as above. */
+int cas_nar_reader_skip(struct cas_nar_reader *r, uint64_t n);
+const char *cas_nar_reader_where(const struct cas_nar_reader *r);
+void cas_nar_reader_free(struct cas_nar_reader *r);
+
+/*
  * Append the NAR listing JSON of the tree under root to out, as Nix
  * writes it (<hash>.ls: {"version":1,"root":{...}}, each regular file
  * with its size, executable flag and narOffset, the offset of its

@@ -1141,3 +1141,75 @@ Test(local, old_store_paths_become_roots)
 	cas_store_free(s);
 	rm_tmpdir();
 }
+
+/* The pulled NAR (cas_nar_reader) is the pushed one, byte for byte, in
+ * any read size and from any offset skipped to; and the listing's
+ * narOffsets point at each file's contents. */
+CONFORMANCE(nar_reader_matches_export)
+{
+	static const char *const nars[] = { "complicated.nar", "empty-dir.nar",
+					    "executable.nar", "hello-file.nar",
+					    "symlink.nar" };
+	static const size_t sizes[] = { 1, 7, 8, 100, 65536 };
+
+	(void)local;
+	for (size_t f = 0; f < sizeof(nars) / sizeof(nars[0]); f++) {
+		struct cas_buf nar = { 0 }, got = { 0 }, ls = { 0 };
+		struct mem_reader m;
+		struct cas_path_info pi;
+		struct cas_nar_reader *r;
+		char path[512];
+		uint8_t buf[65536];
+		long k;
+
+		snprintf(path, sizeof(path), GOLDEN_DIR "/nar/valid/%s", nars[f]);
+		load(path, &nar);
+		m = (struct mem_reader){ nar.data, nar.len, 0, 0 };
+		cr_assert_eq(cas_import_nar(s, mem_read, &m, "n", NULL,
+					    UINT64_MAX, &pi), 0);
+		for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+			got.len = 0;
+			cr_assert_eq(cas_nar_reader_new(s, &pi.root, &r), 0);
+			while ((k = cas_nar_reader_read(r, buf, sizes[z])) > 0)
+				cr_assert_eq(cas_buf_append(&got, buf, (size_t)k), 0);
+			cr_assert_eq(k, 0, "%s: read %zu: %ld", nars[f], sizes[z], k);
+			cas_nar_reader_free(r);
+			cr_assert_eq(got.len, nar.len, "%s", nars[f]);
+			cr_assert_arr_eq(got.data, nar.data, nar.len);
+		}
+		for (size_t off = 0; off <= nar.len; off += 3) {
+			got.len = 0;
+			cr_assert_eq(cas_nar_reader_new(s, &pi.root, &r), 0);
+			cr_assert_eq(cas_nar_reader_skip(r, off), 0);
+			while ((k = cas_nar_reader_read(r, buf, 13)) > 0)
+				cr_assert_eq(cas_buf_append(&got, buf, (size_t)k), 0);
+			cr_assert_eq(k, 0);
+			cas_nar_reader_free(r);
+			cr_assert_eq(got.len, nar.len - off);
+			cr_assert_arr_eq(got.data, nar.data + off, got.len);
+		}
+		cr_assert_eq(cas_nar_reader_new(s, &pi.root, &r), 0);
+		cr_assert_eq(cas_nar_reader_skip(r, nar.len + 1), -ESPIPE);
+		cas_nar_reader_free(r);
+		/* every "narOffset":N is followed in the NAR by the file's
+		 * "size" bytes, preceded by its length word */
+		cr_assert_eq(cas_nar_listing(s, &pi.root, &ls), 0);
+		cr_assert_eq(cas_buf_append(&ls, "", 1), 0);
+		for (const char *p = (char *)ls.data;
+		     (p = strstr(p, "\"size\":")) != NULL; p++) {
+			unsigned long long size = strtoull(p + 7, NULL, 10), off, len = 0;
+			const char *o = strstr(p, "\"narOffset\":");
+
+			cr_assert(o);
+			off = strtoull(o + 12, NULL, 10);
+			cr_assert(off >= 8 && off + size <= nar.len);
+			for (int b = 0; b < 8; b++)
+				len |= (unsigned long long)nar.data[off - 8 + (size_t)b] << (8 * b);
+			cr_assert_eq(len, size);
+		}
+		cas_buf_release(&ls);
+		cas_path_info_release(&pi);
+		cas_buf_release(&nar);
+		cas_buf_release(&got);
+	}
+}

@@ -8,121 +8,106 @@
  * stopped by closing the reading end (its next send fails) and joined
  * when the response is freed.
  */
+/*
+ * A NAR response: libmicrohttpd asks for the next bytes of the body and
+ * the NAR reader (ingest/nar-reader.c) writes them straight into its
+ * buffer, file contents read from their blobs; compressed responses go
+ * through the encoder and a small queue.  No thread and no copy beyond
+ * the read and the send.  A Range is a skip (contents before it are not
+ * read) and a count.
+ */
 #include "net/serve/serve-internal.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "ingest/ingest.h"
 #include "net/compress.h"
 
+/* libmicrohttpd's buffer per response: what one read fills. */
+#define BLOCK (256u << 10)
+
 struct nar_stream {
-	struct cas_store *s;
-	struct req *rq; /* for the byte count; NULL once the response is
-			 * detached from it (never: the response dies first) */
-	struct cas_node root;
-	enum cas_compression compression;
-	uint64_t skip, left; /* the range: bytes to drop, then to send */
-	int fd[2];           /* [0] read by the connection, [1] written */
-	pthread_t thread;
-	bool started;
-	atomic_int error;      /* the producer's failure, -errno */
-	struct cas_ingest_error where;
+	struct req *rq; /* for the byte count and the log */
+	struct cas_nar_reader *r;
+	struct cas_encoder *enc;   /* compressed: NULL for none */
+	struct cas_buf out;        /* compressed bytes not yet sent */
+	size_t out_pos;
+	uint8_t *raw;              /* compressed: NAR bytes to encode */
+	uint64_t left;             /* uncompressed: bytes still to send */
+	bool ended;
 };
 
-/* The last stage: cut to the range, then into the socket. */
-static int send_all(void *ud, const void *p, size_t n)
+static int queue_out(void *ud, const void *p, size_t n)
 {
 	struct nar_stream *ns = ud;
-	const uint8_t *b = p;
 
-	if (ns->skip) {
-		size_t k = ns->skip < n ? (size_t)ns->skip : n;
-
-		ns->skip -= k;
-		b += k;
-		n -= k;
-	}
-	if (n > ns->left)
-		n = (size_t)ns->left;
-	ns->left -= n;
-	while (n) {
-		ssize_t k = send(ns->fd[1], b, n, MSG_NOSIGNAL);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		b += k;
-		n -= (size_t)k;
-	}
-	/* the range is complete: stop the walk */
-	return ns->left == 0 ? -ECANCELED : 0;
+	return cas_buf_append(&ns->out, p, n);
 }
 
-static void *produce(void *ud)
+static ssize_t stream_error(struct nar_stream *ns, long e)
 {
-	struct nar_stream *ns = ud;
-	struct cas_encoder *enc = NULL;
-	int r;
-
-	r = cas_encoder_new(ns->compression, 0, 1, send_all, ns, &enc);
-	if (r >= 0)
-		r = cas_export_nar(ns->s, &ns->root, cas_encoder_write, enc,
-				   &ns->where);
-	if (r >= 0)
-		r = cas_encoder_finish(enc);
-	cas_encoder_free(enc);
-	if (r == -ECANCELED && ns->left == 0)
-		r = 0;
-	atomic_store(&ns->error, r < 0 ? r : 0);
-	shutdown(ns->fd[1], SHUT_WR);
-	return NULL;
+	/* cut the response: the client sees a broken transfer, never a
+	 * short NAR that looks whole */
+	snprintf(ns->rq->why, sizeof(ns->rq->why),
+		 "the NAR failed at %.300s: %s", cas_nar_reader_where(ns->r),
+		 strerror((int)-e));
+	ns->rq->status = 500;
+	return MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 static ssize_t on_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct nar_stream *ns = cls;
-	ssize_t k;
+	long k;
 
 	(void)pos;
-	if (!ns->started) {
-		if (pthread_create(&ns->thread, NULL, produce, ns) != 0)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
-		ns->started = true;
-	}
-	do
-		k = read(ns->fd[0], buf, max);
-	while (k < 0 && errno == EINTR);
-	if (k > 0) {
+	if (!ns->enc) {
+		if (ns->left == 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (max > ns->left)
+			max = (size_t)ns->left;
+		k = cas_nar_reader_read(ns->r, buf, max);
+		if (k <= 0) /* the NAR is shorter than NarSize: corrupt */
+			return stream_error(ns, k < 0 ? k : -EBADMSG);
+		ns->left -= (uint64_t)k;
 		ns->rq->bytes += (uint64_t)k;
 		return k;
 	}
-	if (k == 0 && atomic_load(&ns->error) == 0)
-		return MHD_CONTENT_READER_END_OF_STREAM;
-	/* cut the response: the client sees a broken transfer, never a
-	 * short NAR that looks whole */
-	snprintf(ns->rq->why, sizeof(ns->rq->why),
-		 "the NAR failed at %.300s: %s", ns->where.path,
-		 strerror(-atomic_load(&ns->error)));
-	ns->rq->status = 500;
-	return MHD_CONTENT_READER_END_WITH_ERROR;
+	while (ns->out_pos == ns->out.len) {
+		int e;
+
+		if (ns->ended)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		ns->out.len = ns->out_pos = 0;
+		k = cas_nar_reader_read(ns->r, ns->raw, BLOCK);
+		if (k < 0)
+			return stream_error(ns, k);
+		e = k > 0 ? cas_encoder_write(ns->enc, ns->raw, (size_t)k)
+			  : cas_encoder_finish(ns->enc);
+		if (e < 0)
+			return stream_error(ns, e);
+		ns->ended = k == 0;
+	}
+	k = (long)(ns->out.len - ns->out_pos);
+	if ((size_t)k > max)
+		k = (long)max;
+	memcpy(buf, ns->out.data + ns->out_pos, (size_t)k);
+	ns->out_pos += (size_t)k;
+	ns->rq->bytes += (uint64_t)k;
+	return k;
 }
 
 static void on_free(void *cls)
 {
 	struct nar_stream *ns = cls;
 
-	close(ns->fd[0]); /* the producer's next send fails */
-	if (ns->started)
-		pthread_join(ns->thread, NULL);
-	close(ns->fd[1]);
-	cas_node_release(&ns->root);
+	cas_nar_reader_free(ns->r);
+	cas_encoder_free(ns->enc);
+	cas_buf_release(&ns->out);
+	free(ns->raw);
 	free(ns);
 }
 
@@ -187,28 +172,36 @@ enum MHD_Result serve_nar(struct MHD_Connection *c, struct req *rq,
 		cas_path_info_release(&pi);
 		return MHD_NO;
 	}
-	ns->s = rq->srv->s;
 	ns->rq = rq;
-	ns->root = pi.root;
-	pi.root = (struct cas_node){ 0 };
+	ns->left = len;
+	r = cas_nar_reader_new(rq->srv->s, &pi.root, &ns->r);
 	cas_path_info_release(&pi);
-	ns->compression = t->compression;
-	ns->skip = start;
-	ns->left = t->compression == CAS_COMPRESSION_NONE ? len : UINT64_MAX;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ns->fd) < 0) {
-		cas_node_release(&ns->root);
-		free(ns);
+	if (r == 0 && start)
+		r = cas_nar_reader_skip(ns->r, start);
+	if (r == 0 && t->compression != CAS_COMPRESSION_NONE) {
+		ns->raw = malloc(BLOCK);
+		r = ns->raw ? cas_encoder_new(t->compression, 0, 1, queue_out, ns,
+					      &ns->enc)
+			    : -ENOMEM;
+	}
+	if (r < 0) {
+		char where[300];
+
+		snprintf(where, sizeof(where), "%s",
+			 ns->r ? cas_nar_reader_where(ns->r) : "/");
+		on_free(ns);
 		return serve_error(c, rq, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				   "socketpair: %s", strerror(errno));
+				   "reading the NAR at %s: %s", where,
+				   strerror(-r));
 	}
 	resp = MHD_create_response_from_callback(
 		t->compression == CAS_COMPRESSION_NONE ? len : MHD_SIZE_UNKNOWN,
-		64 << 10, on_read, ns, on_free);
+		BLOCK, on_read, ns, on_free);
 	if (!resp) {
 		on_free(ns);
 		return MHD_NO;
 	}
-	(void)head; /* libmicrohttpd sends no body for HEAD: no producer */
+	(void)head; /* libmicrohttpd sends no body for HEAD: nothing read */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"application/x-nix-nar");
 	if (t->compression == CAS_COMPRESSION_NONE)
