@@ -42,26 +42,6 @@ static void usage(FILE *f)
 		"Exit status: 0 all pushed or already there, 1 a path failed.\n");
 }
 
-/* A parameter of the URL's query. */
-static bool url_param(const char *url, const char *name, char *out, size_t n)
-{
-	const char *q = strchr(url, '?');
-	size_t nl = strlen(name);
-
-	for (const char *p = q ? q + 1 : NULL; p && *p;) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-
-		if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-			snprintf(out, n, "%.*s", (int)(len - nl - 1),
-				 p + nl + 1);
-			return true;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return false;
-}
-
 struct paths {
 	struct cas_path_info *v;
 	size_t n, cap;
@@ -211,7 +191,7 @@ int cmd_push(int argc, char **argv)
 		log_error("push: no STORE_PATH given");
 		return EXIT_USAGE;
 	}
-	if (url_param(to, "compression", param, sizeof(param)) &&
+	if (cas_url_param(to, "compression", param, sizeof(param)) &&
 	    (cas_compression_parse(param, &o.compression) < 0 ||
 	     (o.compression != CAS_COMPRESSION_NONE &&
 	      o.compression != CAS_COMPRESSION_XZ &&
@@ -219,7 +199,7 @@ int cmd_push(int argc, char **argv)
 		log_error("push: compression=%s: not xz, zstd or none", param);
 		return EXIT_USAGE;
 	}
-	if (url_param(to, "compression-level", param, sizeof(param))) {
+	if (cas_url_param(to, "compression-level", param, sizeof(param))) {
 		if (cli_parse_u64(param, &v) < 0 || v > 22) {
 			log_error("push: compression-level=%s: not 0..22",
 				  param);
@@ -227,13 +207,13 @@ int cmd_push(int argc, char **argv)
 		}
 		o.level = (int)v;
 	}
-	if (url_param(to, "secret-key", param, sizeof(param))) {
+	if (cas_url_param(to, "secret-key", param, sizeof(param))) {
 		if (cli_read_secret_key(param, &key) < 0)
 			return EXIT_USAGE;
 		o.key = &key;
 	}
 	o.write_listing =
-		url_param(to, "write-nar-listing", param, sizeof(param)) &&
+		cas_url_param(to, "write-nar-listing", param, sizeof(param)) &&
 		(strcmp(param, "true") == 0 || strcmp(param, "1") == 0);
 	if (!netrc && strncmp(to, "http", 4) == 0) {
 		static struct nix_conf conf;

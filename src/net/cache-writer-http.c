@@ -494,31 +494,22 @@ int cas_cache_http_open(const char *url, struct cas_cache_writer **ret,
 	return 0;
 }
 
-/* A size parameter of an s3 URL (bytes, or with K/M/G). */
+/* A size parameter of an s3 URL (bytes, or with K, M or G). */
 static uint64_t size_param(const char *url, const char *name, uint64_t dflt)
 {
-	const char *q = strchr(url, '?');
-	char key[64];
-	const char *p;
+	char v[32], *end;
+	unsigned long long n;
 
-	if (!q)
+	if (!cas_url_param(url, name, v, sizeof(v)))
 		return dflt;
-	snprintf(key, sizeof(key), "%s=", name);
-	for (p = q + 1; p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-		if (strncmp(p, key, strlen(key)) == 0) {
-			char *end;
-			unsigned long long v = strtoull(p + strlen(key), &end, 10);
-
-			if (*end == 'K' || *end == 'k')
-				v <<= 10;
-			else if (*end == 'M' || *end == 'm')
-				v <<= 20;
-			else if (*end == 'G' || *end == 'g')
-				v <<= 30;
-			return v ? v : dflt;
-		}
-	}
-	return dflt;
+	n = strtoull(v, &end, 10);
+	if (*end == 'K' || *end == 'k')
+		n <<= 10;
+	else if (*end == 'M' || *end == 'm')
+		n <<= 20;
+	else if (*end == 'G' || *end == 'g')
+		n <<= 30;
+	return n ? n : dflt;
 }
 
 int cas_cache_s3_open(const char *url, struct cas_cache_writer **ret,

@@ -386,6 +386,27 @@ out:
 	return ret;
 }
 
+bool cas_url_param(const char *url, const char *name, char *out, size_t n)
+{
+	const char *q = strchr(url, '?');
+	size_t nl = strlen(name);
+
+	for (q = q ? q + 1 : NULL; q && *q;) {
+		const char *amp = strchr(q, '&');
+		size_t len = amp ? (size_t)(amp - q) : strlen(q);
+
+		if (len > nl && memcmp(q, name, nl) == 0 && q[nl] == '=') {
+			if (len - nl - 1 >= n)
+				return false;
+			memcpy(out, q + nl + 1, len - nl - 1);
+			out[len - nl - 1] = 0;
+			return true;
+		}
+		q = amp ? amp + 1 : NULL;
+	}
+	return false;
+}
+
 const char *cas_http_stream_error(const struct cas_http_stream *s)
 {
 	return s->why;

@@ -14,6 +14,7 @@
 #ifndef CAS_NET_HTTP_H
 #define CAS_NET_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +61,11 @@ long cas_http_stream_read(struct cas_http_stream *s, void *buf, size_t n);
  * without base's query string: Nix writes store parameters there
  * (?priority=40).  Malloc'ed, or NULL (not a URL, or no memory). */
 char *cas_http_url_join(const char *base, const char *rest);
+
+/* The value of parameter name in url's query string ("?a=1&b=2"; Nix's
+ * store parameters, taken as written) into out, n bytes.  false if absent
+ * or too long. */
+bool cas_url_param(const char *url, const char *name, char *out, size_t n);
 
 /* Why the stream failed ("" if it did not). */
 const char *cas_http_stream_error(const struct cas_http_stream *s);

@@ -6,32 +6,11 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "net/http.h"
 
 bool cas_s3_url(const char *url)
 {
 	return strncmp(url, "s3://", 5) == 0;
-}
-
-/* The value of parameter name in query q ("a=1&b=2"), into out; false if
- * absent.  Values are taken as written (Nix's are not escaped). */
-static bool query_get(const char *q, const char *name, char *out, size_t n)
-{
-	size_t nl = strlen(name);
-
-	while (q && *q) {
-		const char *amp = strchr(q, '&');
-		size_t len = amp ? (size_t)(amp - q) : strlen(q);
-
-		if (len > nl && memcmp(q, name, nl) == 0 && q[nl] == '=') {
-			if (len - nl - 1 >= n)
-				return false;
-			memcpy(out, q + nl + 1, len - nl - 1);
-			out[len - nl - 1] = 0;
-			return true;
-		}
-		q = amp ? amp + 1 : NULL;
-	}
-	return false;
 }
 
 static void trim(char *s)
@@ -141,17 +120,15 @@ int cas_s3_parse(const char *url, struct cas_s3 *ret, char *why,
 			snprintf(s3.prefix, sizeof(s3.prefix), "%.*s/", (int)n,
 				 slash + 1);
 	}
-	if (q)
-		q++;
-	if (!query_get(q, "region", s3.region, sizeof(s3.region)))
+	if (!cas_url_param(url, "region", s3.region, sizeof(s3.region)))
 		snprintf(s3.region, sizeof(s3.region), "us-east-1");
-	(void)query_get(q, "scheme", scheme, sizeof(scheme));
+	(void)cas_url_param(url, "scheme", scheme, sizeof(scheme));
 	if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
 		snprintf(why, whylen, "scheme=%s: not http or https", scheme);
 		return -EINVAL;
 	}
-	(void)query_get(q, "profile", profile, sizeof(profile));
-	if (query_get(q, "endpoint", endpoint, sizeof(endpoint))) {
+	(void)cas_url_param(url, "profile", profile, sizeof(profile));
+	if (cas_url_param(url, "endpoint", endpoint, sizeof(endpoint))) {
 		size_t n = strlen(endpoint);
 
 		while (n > 0 && endpoint[n - 1] == '/')
