@@ -381,6 +381,12 @@ int cmd_mount(int argc, char **argv)
 			     : mount_apply_option(&a, c, optarg) < 0)
 			return EXIT_USAGE;
 	}
+	if (a.refresh && !a.kernel) {
+		log_error("mount: --refresh goes with --kernel");
+		return EXIT_USAGE;
+	}
+	if (a.kernel)
+		return mount_kernel(&a, argc - optind, argv + optind);
 	if (argc - optind != 1) {
 		log_error("mount: expected one MOUNTPOINT (try --help)");
 		return EXIT_USAGE;

@@ -147,6 +147,15 @@ static const struct mount_option options[] = {
 	{ "stall-timeout", "S", MO_BOTH, 0, set_stall_timeout,
 	  "give up a transfer that gets under 1 KiB/s for S seconds\n"
 	  "(default 30); none takes longer than 2 S + 1 s per 16 KiB" },
+	{ "kernel", NULL, MO_CLI, FLAG(kernel), NULL,
+	  "no daemon: the kernel serves local store paths (an EROFS\n"
+	  "metadata image over overlayfs with blobs/ as a data-only\n"
+	  "layer; Linux >= 6.5, root); STORE_PATH... after MOUNTPOINT\n"
+	  "chooses paths (default: all); --list-root and --no-xattr\n"
+	  "apply; no substitution, quota or EIO on later corruption" },
+	{ "refresh", NULL, MO_CLI, FLAG(refresh), NULL,
+	  "with --kernel: replace the kernel mount at MOUNTPOINT by one\n"
+	  "of the paths now stored, atomically" },
 	{ "daemon", NULL, MO_CLI, FLAG(daemon), NULL,
 	  "detach; return only once the mount is live" },
 	{ "ready-fd", "FD", MO_CLI, 0, set_ready_fd,

@@ -16,6 +16,7 @@ struct mount_args {
 	struct cas_fs_opts fs;
 	struct cli_subst subst;
 	bool daemon;
+	bool kernel, refresh; /* castore mount --kernel (cmd-mount-kernel.c) */
 	int ready_fd;
 	const char *mountpoint;
 	const char *store; /* store= or the helper's SOURCE; NULL: default */
@@ -35,6 +36,10 @@ int mount_apply_option(struct mount_args *a, int val, const char *arg);
  * the generic flags that go to the kernel (noexec, ...), mount(8)'s
  * (ignored).  0, or logs and -EINVAL. */
 int mount_apply_words(struct mount_args *a, char *words);
+
+/* castore mount --kernel MOUNTPOINT [STORE_PATH...]: argv[0] is the
+ * mountpoint (cmd-mount-kernel.c).  The exit status. */
+int mount_kernel(struct mount_args *a, int argc, char **argv);
 
 /* castore mount --help. */
 void mount_print_help(void);

@@ -284,20 +284,27 @@ static int bl_remove(struct cas_blob_service *s, const struct cas_digest *d,
 	return r;
 }
 
-static int bl_size(struct cas_blob_service *s, const struct cas_digest *d,
-		   uint64_t *ret)
+static int bl_stat(struct cas_blob_service *s, const struct cas_digest *d,
+		   struct stat *ret)
 {
 	struct blob_local *b = (struct blob_local *)s;
 	char path[68];
-	struct stat st;
 
 	blob_path(d, path);
-	if (fstatat(b->l->blobs_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(b->l->blobs_fd, path, ret, AT_SYMLINK_NOFOLLOW) < 0)
 		return cas_neg_errno();
-	if (!S_ISREG(st.st_mode))
-		return -ENOENT;
-	*ret = (uint64_t)st.st_size;
-	return 0;
+	return S_ISREG(ret->st_mode) ? 0 : -ENOENT;
+}
+
+static int bl_size(struct cas_blob_service *s, const struct cas_digest *d,
+		   uint64_t *ret)
+{
+	struct stat st;
+	int r = bl_stat(s, d, &st);
+
+	if (r == 0)
+		*ret = (uint64_t)st.st_size;
+	return r;
 }
 
 static int bl_stamp_drop(struct cas_blob_service *s,
@@ -632,6 +639,7 @@ static const struct cas_blob_service_ops blob_local_ops = {
 	.sweep = bl_sweep,
 	.remove = bl_remove,
 	.size = bl_size,
+	.stat = bl_stat,
 };
 
 int cas_blob_service_local_new(struct cas_local *l,

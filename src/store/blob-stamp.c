@@ -143,6 +143,27 @@ int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 	return r;
 }
 
+int cas_blob_check(struct cas_blob_service *s, const struct cas_digest *d,
+		   uint64_t size)
+{
+	uint8_t want[CAS_BLOB_STAMP_SIZE], have[CAS_BLOB_STAMP_SIZE];
+	struct stat st;
+	int fd, r;
+
+	if (s->ops->stat && has_stamps(s) && s->ops->stat(s, d, &st) == 0 &&
+	    s->ops->stamp_get(s, d, have) == 0) {
+		cas_blob_stamp_make(&st, want);
+		if (memcmp(have, want, sizeof(want)) == 0)
+			return size != UINT64_MAX && (uint64_t)st.st_size != size
+				       ? -EBADMSG
+				       : 0;
+	}
+	r = open_and_check(s, d, size, true, &fd);
+	if (r == 0)
+		close(fd);
+	return r;
+}
+
 int cas_blob_open_checked(struct cas_blob_service *s,
 			  const struct cas_digest *d, uint64_t size,
 			  int *ret_fd)

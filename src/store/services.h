@@ -65,6 +65,8 @@ struct cas_sweep {
 	uint64_t files, bytes, dead_writers;
 };
 
+struct stat;
+
 struct cas_blob_service_ops {
 	unsigned version;
 	/* 1 if present, 0 if absent, or -errno. */
@@ -110,6 +112,11 @@ struct cas_blob_service_ops {
 	/* The size of a stored blob into *ret: 0, -ENOENT.  May be NULL. */
 	int (*size)(struct cas_blob_service *s, const struct cas_digest *d,
 		    uint64_t *ret);
+	/* The attributes of a stored blob's file (not followed), as fstat
+	 * of its open fd gives them: 0, -ENOENT.  May be NULL (a backend
+	 * without files). */
+	int (*stat)(struct cas_blob_service *s, const struct cas_digest *d,
+		    struct stat *ret);
 };
 
 struct cas_blob_service {
@@ -284,6 +291,11 @@ int cas_blob_verify(struct cas_blob_service *s, const struct cas_digest *d,
 int cas_blob_open_checked(struct cas_blob_service *s,
 			  const struct cas_digest *d, uint64_t size,
 			  int *ret_fd);
+/* The same check without keeping the blob open: where the backend can
+ * stat a blob, a valid stamp costs one stat and no open.  0 or as
+ * cas_blob_verify(). */
+int cas_blob_check(struct cas_blob_service *s, const struct cas_digest *d,
+		   uint64_t size);
 /* The stamp of a blob file whose attributes are st. */
 #define CAS_BLOB_STAMP_SIZE 41
 struct stat;

@@ -1,0 +1,132 @@
+/* castore mount --kernel: the kernel serves the store (fs/kernel). */
+#include "cli/mount-options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fs/kernel/kmount.h"
+
+struct paths {
+	struct cas_path_info *v;
+	size_t n, cap;
+};
+
+static int keep(const struct cas_path_info *pi, void *ud)
+{
+	struct paths *ps = ud;
+	struct cas_buf b = { 0 };
+	int r;
+
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 256;
+		struct cas_path_info *v = reallocarray(ps->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ps->v = v;
+		ps->cap = cap;
+	}
+	/* the listing's PathInfo is borrowed: keep a copy */
+	r = cas_path_info_encode(pi, &b);
+	if (r == 0)
+		r = cas_path_info_decode(b.data, b.len, &ps->v[ps->n]);
+	cas_buf_release(&b);
+	if (r == 0)
+		ps->n++;
+	return r;
+}
+
+int mount_kernel(struct mount_args *a, int argc, char **argv)
+{
+	struct cas_kmount_opts o = {
+		.image = { .no_xattr = a->fs.no_xattr,
+			   .list_root = a->fs.list_root },
+		.refresh = a->refresh,
+		.flags = a->fs.mount_flags,
+	};
+	struct cas_kmount_result res;
+	struct paths ps = { 0 };
+	struct cas_store *s = NULL;
+	char mp[PATH_MAX], why[1024] = "";
+	struct timespec t0, t1;
+	int r, status = 1;
+
+	if (argc < 1) {
+		log_error("mount: expected MOUNTPOINT [STORE_PATH...] (try "
+			  "--help)");
+		return EXIT_USAGE;
+	}
+	if (a->subst.nurls || a->fs.cache_quota || a->daemon ||
+	    a->ready_fd >= 0) {
+		log_error("mount: --kernel serves local paths only, with no "
+			  "daemon: no --substituter, --cache-quota, --daemon "
+			  "or --ready-fd");
+		return EXIT_USAGE;
+	}
+	if (!realpath(argv[0], mp))
+		return log_error_errno(-errno, "mount: cannot use mountpoint "
+					       "'%s'", argv[0]),
+		       1;
+	if (a->store)
+		cli_set_store(a->store);
+	if (cli_open_store(false, &s) < 0)
+		return 1;
+	if (argc == 1) {
+		r = cas_path_info_list(s->infos, keep, &ps);
+	} else {
+		r = 0;
+		for (int i = 1; r == 0 && i < argc; i++) {
+			struct cas_path_info pi = { .ca_kind = CAS_CA_NONE };
+			struct cas_store_path p;
+			const char *sub;
+
+			if (cas_store_path_parse(argv[i], &p, &sub) < 0 || *sub) {
+				log_error("mount: '%s' is not a store path",
+					  argv[i]);
+				status = EXIT_USAGE;
+				goto out;
+			}
+			r = cas_path_info_get(s->infos, &p, &pi);
+			if (r == -ENOENT) {
+				log_error("mount: %s is not in the store",
+					  argv[i]);
+				goto out;
+			}
+			if (r == 0)
+				r = keep(&pi, &ps);
+			cas_path_info_release(&pi);
+		}
+	}
+	if (r < 0) {
+		log_error_errno(r, "mount: listing the store");
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = cas_kernel_mount(s, cli_store_dir(), ps.v, ps.n, mp, &o, &res, why,
+			     sizeof(why));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r < 0) {
+		log_error("mount --kernel '%s': %s", mp, why);
+		goto out;
+	}
+	fprintf(stderr,
+		"castore: %s %s: %zu store paths, %llu inodes, image %s "
+		"(%.1f MiB, %s), %.2f s\n",
+		o.refresh ? "refreshed" : "mounted", mp, ps.n,
+		(unsigned long long)res.image.inodes, res.image_path,
+		(double)res.image.bytes / 1048576.0,
+		res.image_reused ? "reused" : "new",
+		(double)(t1.tv_sec - t0.tv_sec) +
+			(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	status = 0;
+out:
+	for (size_t i = 0; i < ps.n; i++)
+		cas_path_info_release(&ps.v[i]);
+	free(ps.v);
+	cas_store_free(s);
+	return status;
+}
