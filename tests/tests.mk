@@ -30,7 +30,7 @@ check-unit: $(UNIT_BIN)
 		echo "== $$t"; $(TEST_ENV) $$t --jobs 2; \
 	done
 
-check: all check-unit check-fuzz check-cli check-fuse check-net check-gc check-serve check-hardening check-vm
+check: all check-unit check-fuzz check-cli check-fuse check-net check-gc check-serve check-kernel check-hardening check-vm
 
 .PHONY: check check-unit check-fuzz check-cli check-fuse check-net check-gc check-hardening check-vm
 
@@ -182,3 +182,15 @@ check-serve: all
 	fi
 
 .PHONY: check-serve
+
+# The kernel mount (tests/kernel): castore's EROFS image under overlayfs,
+# against the sources and the FUSE mount; needs root and a kernel with
+# EROFS and overlayfs data-only layers (Linux >= 6.5).
+check-kernel: all
+	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
+		echo "check-kernel: SKIPPED: kernel mount tests need root"; \
+	else \
+		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(BATS) tests/kernel; \
+	fi
+
+.PHONY: check-kernel
