@@ -5,6 +5,8 @@
 # Systems: erofs (kernel EROFS mounted from an image file), squashfuse
 # (squashfuse_ll on an uncompressed squashfs image), castore (castore mount
 # of a store holding the tree: passthrough where the kernel has it) and
+# castore-kernel (castore mount --kernel: an EROFS image of the
+# metadata under overlayfs, file data from the blob files; no daemon) and
 # castore-splice (the same with --no-passthrough: the daemon serves every
 # read, as on kernels before 6.9 or without root) and castore-noopen
 # (--no-open: no OPEN/RELEASE round trips, file pages kept across opens,
@@ -21,7 +23,7 @@ ROOT=$(dirname "$BENCH_DIR")
 CASTORE=${CASTORE:-$ROOT/castore}
 RUNS=${RUNS:-5}
 WORKDIR=${BENCH_WORK:-/var/tmp/castore-bench}
-SYSTEMS=${SYSTEMS:-"erofs squashfuse castore castore-splice castore-noopen castore-devfuse"}
+SYSTEMS=${SYSTEMS:-"erofs squashfuse castore castore-splice castore-noopen castore-devfuse castore-kernel"}
 RESULTS=${RESULTS:-$BENCH_DIR/results.txt}
 mkdir -p "$WORKDIR"
 
@@ -56,6 +58,7 @@ warm() { find "$@" -type f -print0 | xargs -0 cat > /dev/null 2>&1 || true; }
 prepare() {
 	local name=$1 tree=$2 d="$WORKDIR/$1"
 	mkdir -p "$d"
+	echo "$tree" > "$d/src"
 	if [ ! -e "$d/ready" ]; then
 		echo "# preparing $name from $tree" >&2
 		rm -f "$d/erofs.img" "$d/squash.img"
@@ -90,6 +93,9 @@ mount_sys() {
 			$([ "$sys" = castore-noopen ] && echo --no-open) \
 			$([ "$sys" = castore-devfuse ] && echo --no-uring) \
 			${CASTORE_MOUNT_OPTS:-} "$mnt"
+		echo "$mnt/$(basename "$(cat "$d/path")")" ;;
+	castore-kernel)
+		"$CASTORE" --store "$d/store" mount --kernel --list-root "$mnt" 2> /dev/null
 		echo "$mnt/$(basename "$(cat "$d/path")")" ;;
 	esac
 }
@@ -164,15 +170,16 @@ table() {
 	{ key = $1 " (" $2 ")"; v[key, $3] = $4; if (!(key in seen)) { seen[key] = 1; order[++n] = key }
 	  if ($3 != "erofs" && $3 != "squashfuse" && $3 !~ /^castore/) floor[key] = $3 }
 	END {
-		printf "%-36s %9s %10s %9s %9s %9s %9s | %8s %8s %8s %8s %8s\n", "workload (seconds; IOPS and MiB named)",
-			"erofs", "squashfuse", "castore", "c-splice", "c-noopen", "c-devfuse", "c/erofs", "c/squash", "cs/erofs", "cn/erofs", "cd/erofs"
+		printf "%-36s %9s %10s %9s %9s %9s %9s %9s | %8s %8s %8s %8s %8s %8s\n", "workload (seconds; IOPS and MiB named)",
+			"erofs", "squashfuse", "castore", "c-splice", "c-noopen", "c-devfuse", "c-kernel", "c/erofs", "c/squash", "cs/erofs", "cn/erofs", "cd/erofs", "ck/erofs"
 		for (i = 1; i <= n; i++) {
 			k = order[i]
 			if ((k in floor) && !((k, "erofs") in v)) continue # floor line only
 			e = v[k, "erofs"]; s = v[k, "squashfuse"]; c = v[k, "castore"]
 			cs = v[k, "castore-splice"]; cn = v[k, "castore-noopen"]; cd = v[k, "castore-devfuse"]
-			printf "%-36s %9.3f %10.3f %9.3f %9.3f %9.3f %9.3f | %8s %8s %8s %8s %8s\n", k, e, s, c, cs, cn, cd,
-				r(c, e), r(c, s), r(cs, e), r(cn, e), r(cd, e)
+			ck = v[k, "castore-kernel"]
+			printf "%-36s %9.3f %10.3f %9.3f %9.3f %9.3f %9.3f %9.3f | %8s %8s %8s %8s %8s %8s\n", k, e, s, c, cs, cn, cd, ck,
+				r(c, e), r(c, s), r(cs, e), r(cn, e), r(cd, e), r(ck, e)
 		}
 		for (k in floor)
 			printf "%s: castore %.3f, %s %.3f: %s\n", k, v[k, "castore"], floor[k], v[k, floor[k]], r(v[k, "castore"], v[k, floor[k]])

@@ -37,3 +37,4 @@ if [ -n "$py" ]; then
 	# warm: the mean of 10 starts in a row (one start is ~0.1 s)
 	measure "python-import-$name" "$name" py_import 10
 fi
+"$BENCH_DIR/kernel-image.sh" "$name"

@@ -1,6 +1,7 @@
 #include "fs/kernel/erofs-image.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,8 @@ struct image {
 	uint32_t data_base; /* the first of them: data_blk counts from it */
 	uint32_t inos;
 	uint8_t *buf;
+	const struct enode **files; /* one per distinct blob, to check */
+	size_t nfiles, cap;
 	struct cas_erofs_stats st;
 	struct cas_erofs_error *err;
 };
@@ -111,14 +114,18 @@ static int build(struct image *im, struct enode *e)
 	    (r = cas_digest_set_add(&im->checked, &e->node->digest)) != 0) {
 		if (r < 0)
 			return r;
-		/* only verified blobs go into an image: as the FUSE open */
-		r = cas_blob_check(im->s->blobs, &e->node->digest,
-				   e->node->size);
-		if (r < 0) {
-			fail_at(im, e);
-			return r;
+		/* checked once the tree is built (check_blobs) */
+		if (im->nfiles == im->cap) {
+			size_t cap = im->cap ? im->cap * 2 : 1024;
+			const struct enode **f = reallocarray(im->files, cap,
+							      sizeof(*f));
+
+			if (!f)
+				return -ENOMEM;
+			im->files = f;
+			im->cap = cap;
 		}
-		im->st.blobs++;
+		im->files[im->nfiles++] = e;
 	}
 	e->nlink = 1;
 	if (e->node->type != CAS_NODE_DIRECTORY || !e->parent)
@@ -145,6 +152,79 @@ static int build(struct image *im, struct enode *e)
 			e->nlink++;
 	}
 	return 0;
+}
+
+/* Only verified blobs go into an image, as the FUSE open has it (a stamp
+ * that still matches the file, or a hash pass).  A stat per blob: on a
+ * cold cache mostly the filesystem's lookups, so several threads, each
+ * taking blobs in digest order (their shard directories in turn). */
+#define CHECK_THREADS 4
+
+struct checker {
+	struct image *im;
+	pthread_mutex_t lock;
+	size_t next;
+	int error;
+	const struct enode *bad;
+};
+
+static void *check_main(void *ud)
+{
+	struct checker *c = ud;
+
+	for (;;) {
+		const struct enode *e;
+		size_t i;
+		int r;
+
+		pthread_mutex_lock(&c->lock);
+		i = c->error ? c->im->nfiles : c->next++;
+		pthread_mutex_unlock(&c->lock);
+		if (i >= c->im->nfiles)
+			return NULL;
+		e = c->im->files[i];
+		r = cas_blob_check(c->im->s->blobs, &e->node->digest,
+				   e->node->size);
+		if (r < 0) {
+			pthread_mutex_lock(&c->lock);
+			/* the first in order, so the message is the same in
+			 * every run */
+			if (!c->error) {
+				c->error = r;
+				c->bad = e;
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+	return memcmp((*(const struct enode *const *)a)->node->digest.bytes,
+		      (*(const struct enode *const *)b)->node->digest.bytes,
+		      CAS_DIGEST_SIZE);
+}
+
+static int check_blobs(struct image *im)
+{
+	struct checker c = { .im = im, .lock = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t t[CHECK_THREADS];
+	int started = 0;
+
+	qsort(im->files, im->nfiles, sizeof(*im->files), file_cmp);
+	for (int k = 0; k < CHECK_THREADS && (size_t)k * 256 < im->nfiles; k++) {
+		if (pthread_create(&t[k], NULL, check_main, &c) != 0)
+			break;
+		started++;
+	}
+	if (started == 0)
+		check_main(&c);
+	for (int k = 0; k < started; k++)
+		pthread_join(t[k], NULL);
+	im->st.blobs = im->nfiles;
+	if (c.error)
+		fail_at(im, c.bad);
+	return c.error;
 }
 
 static void tree_free(struct enode *e)
@@ -507,6 +587,8 @@ int cas_erofs_image_write(struct cas_store *s, const struct cas_path_info *pis,
 		if (root.kids[i].node->type == CAS_NODE_DIRECTORY)
 			root.nlink++;
 	}
+	if (r == 0)
+		r = check_blobs(&im);
 	if (r < 0)
 		goto out;
 	im.cursor = BLK;
@@ -546,6 +628,7 @@ int cas_erofs_image_write(struct cas_store *s, const struct cas_path_info *pis,
 	put32(sb + 80, INCOMPAT_CHUNKED_FILE);
 	r = cas_write_full(fd, im.buf, total);
 	if (r == 0) {
+		cas_blake3(im.buf, total, &im.st.digest);
 		im.st.inodes = im.inos;
 		im.st.bytes = total;
 		if (ret)
@@ -557,6 +640,7 @@ out:
 	free(root.kids);
 	free(im.names);
 	free(im.buf);
+	free(im.files);
 	cas_digest_set_clear(&im.checked);
 	return r;
 }

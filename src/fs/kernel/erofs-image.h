@@ -42,6 +42,7 @@ struct cas_erofs_stats {
 	uint64_t inodes;
 	uint64_t blobs;   /* distinct blobs checked */
 	uint64_t bytes;   /* of the image */
+	struct cas_digest digest; /* BLAKE3 of the image */
 };
 
 /* Where a failure happened, for messages: the path inside the tree. */

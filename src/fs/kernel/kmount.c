@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -49,8 +48,6 @@ static int make_image(struct cas_store *s, const char *store_dir,
 	struct cas_erofs_error err = { "" };
 	_cleanup_close_ int fd = -1;
 	struct cas_digest d;
-	struct stat st;
-	uint8_t *map;
 	int r;
 
 	snprintf(dir, sizeof(dir), "%s/images", store_dir);
@@ -82,20 +79,7 @@ static int make_image(struct cas_store *s, const char *store_dir,
 		return r;
 	}
 	/* the image's name is its content's hash */
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		unlink(tmp);
-		return r;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		r = -errno;
-		unlink(tmp);
-		snprintf(why, whylen, "reading the image back: %s", strerror(-r));
-		return r;
-	}
-	cas_blake3(map, (size_t)st.st_size, &d);
-	munmap(map, (size_t)st.st_size);
+	d = res->image.digest;
 	cas_hex_encode(d.bytes, CAS_DIGEST_SIZE, hex);
 	hex[sizeof(hex) - 1] = 0;
 	snprintf(res->image_path, sizeof(res->image_path), "%.4000s/%s.erofs", dir,
