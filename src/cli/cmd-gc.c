@@ -7,7 +7,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/kernel/kmount.h"
 #include "store/gc.h"
+
+/* The paths kernel mounts show (fs/kernel/kmount.h): no process holds
+ * them as temporary roots, so gc and delete ask the mounted images. */
+struct kernel_live {
+	uint8_t *v;
+	size_t n;
+};
+
+static int digest20_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CAS_STORE_PATH_DIGEST_SIZE);
+}
+
+static bool kernel_keep(void *ud, const uint8_t *digest)
+{
+	const struct kernel_live *k = ud;
+
+	return k->n && bsearch(digest, k->v, k->n, CAS_STORE_PATH_DIGEST_SIZE,
+			       digest20_cmp) != NULL;
+}
+
+static int kernel_live_load(const char *verb, struct cas_gc_opts *o,
+			    struct kernel_live *k)
+{
+	int r = cas_kernel_live_paths(cli_store_dir(), &k->v, &k->n);
+
+	if (r < 0)
+		return log_error_errno(r, "%s: reading the kernel mounts' "
+					  "images", verb);
+	o->keep = kernel_keep;
+	o->ud = k;
+	return 0;
+}
 
 static void print_deleted(void *ud, const struct cas_path_info *pi)
 {
@@ -76,7 +110,9 @@ int cmd_gc(int argc, char **argv)
 	struct cas_gc_opts o = { .on_path = print_deleted };
 	struct cas_gc_result res;
 	struct cas_store_path bad = { { 0 }, "" };
+	struct kernel_live kl = { 0 };
 	struct cas_store *s;
+	size_t pruned = 0;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -123,12 +159,22 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (cli_open_store(false, &s) < 0)
 		return 1;
+	if (kernel_live_load("gc", &o, &kl) < 0) {
+		cas_store_free(s);
+		return 1;
+	}
 	say_if_busy(s, "gc");
 	r = cas_store_gc(s, &o, &res, &bad);
 	cas_store_free(s);
+	free(kl.v);
 	if (r < 0)
 		return gc_error("gc", r, &bad);
 	print_summary(&res, o.dry_run);
+	/* images no kernel mount uses are made again when needed */
+	if (!o.dry_run && cas_kernel_images_prune(cli_store_dir(), &pruned) == 0 &&
+	    pruned)
+		printf("%zu unused kernel mount image%s removed\n", pruned,
+		       pruned == 1 ? "" : "s");
 	return 0;
 }
 
@@ -166,6 +212,7 @@ int cmd_delete(int argc, char **argv)
 	struct cas_gc_result res;
 	struct cas_store_path bad = { { 0 }, "" }, other = { { 0 }, "" };
 	struct cas_store_path *paths;
+	struct kernel_live kl = { 0 };
 	struct cas_store *s;
 	bool ignore = false;
 	size_t n;
@@ -202,10 +249,16 @@ int cmd_delete(int argc, char **argv)
 		free(paths);
 		return 1;
 	}
+	if (!ignore && kernel_live_load("delete", &o, &kl) < 0) {
+		cas_store_free(s);
+		free(paths);
+		return 1;
+	}
 	say_if_busy(s, "delete");
 	r = cas_store_delete(s, paths, n, ignore, &o, &res, &bad, &other);
 	cas_store_free(s);
 	free(paths);
+	free(kl.v);
 	cas_store_path_absolute(&bad, abs);
 	cas_store_path_absolute(&other, abs2);
 	switch (r) {
@@ -223,8 +276,8 @@ int cmd_delete(int argc, char **argv)
 		return 1;
 	case -EBUSY:
 		log_error("delete: cannot delete %s: it is a root or in use "
-			  "by a mount (nothing was deleted; castore root "
-			  "remove, or --ignore-liveness)", abs);
+			  "by a mount or a kernel mount (nothing was deleted; "
+			  "castore root remove, or --ignore-liveness)", abs);
 		return 1;
 	}
 	return gc_error("delete", r, &bad);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fs/kernel/kmount.h"
+#include "store/gc.h"
 
 struct paths {
 	struct cas_path_info *v;
@@ -51,6 +52,7 @@ int mount_kernel(struct mount_args *a, int argc, char **argv)
 	struct cas_kmount_result res;
 	struct paths ps = { 0 };
 	struct cas_store *s = NULL;
+	struct cas_store_lock lk = { .fd = -1 };
 	char mp[PATH_MAX], why[1024] = "";
 	struct timespec t0, t1;
 	int r, status = 1;
@@ -75,6 +77,10 @@ int mount_kernel(struct mount_args *a, int argc, char **argv)
 		cli_set_store(a->store);
 	if (cli_open_store(false, &s) < 0)
 		return 1;
+	/* no collection deletes the paths between their listing and the
+	 * mount: then the image in use keeps them (cas_kernel_live_paths) */
+	if (cli_writers_lock(s, "mount", &lk) < 0)
+		goto out;
 	if (argc == 1) {
 		r = cas_path_info_list(s->infos, keep, &ps);
 	} else {
@@ -124,6 +130,7 @@ int mount_kernel(struct mount_args *a, int argc, char **argv)
 			(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	status = 0;
 out:
+	cas_store_unlock(s, &lk);
 	for (size_t i = 0; i < ps.n; i++)
 		cas_path_info_release(&ps.v[i]);
 	free(ps.v);

@@ -603,6 +603,9 @@ int cas_store_delete(struct cas_store *s, const struct cas_store_path *paths,
 	r = lock_and_load(s, &lk, &g);
 	if (r < 0)
 		return r;
+	for (size_t i = 0; opts->keep && i < g.n; i++)
+		if (opts->keep(opts->ud, g.p[i].pi.path.digest))
+			g.p[i].temp = true;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		size_t j = find(&g, paths[i].digest);
 

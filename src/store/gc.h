@@ -80,8 +80,9 @@ struct cas_gc_opts {
 	/* each path deleted (or, dry run, to be), as it is chosen; may be
 	 * NULL */
 	void (*on_path)(void *ud, const struct cas_path_info *pi);
-	/* more roots for this collection: a path for which keep() is true
-	 * is live (a mount's paths in use); may be NULL */
+	/* more roots for this collection (or deletion: such a path is in
+	 * use): a path for which keep() is true is live (the paths a kernel
+	 * mount shows); may be NULL */
 	bool (*keep)(void *ud, const uint8_t *digest);
 	void *ud;
 };

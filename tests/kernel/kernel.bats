@@ -203,3 +203,26 @@ kernel_leftovers() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"needs root"* ]]
 }
+
+@test "gc and delete keep what a kernel mount shows; after umount gc takes it, and unused images go" {
+	printf 'cache entry\n' > "$WORK/entry"
+	p=$("$CASTORE" import --no-root "$WORK/entry")
+	"$CASTORE" mount --kernel --list-root "$KMNT"
+	run "$CASTORE" gc
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"0 store paths deleted"* ]]
+	[ "$(cat "$KMNT/${p#/nix/store/}")" = "cache entry" ]
+	run "$CASTORE" delete "$p"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"kernel mount"* ]]
+	umount "$KMNT"
+	# an image unused for 10 minutes is pruned by the next gc
+	touch -d '-1 hour' "$CASTORE_STORE"/images/*.erofs
+	run "$CASTORE" gc
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1 store path deleted"* ]]
+	[[ "$output" == *"unused kernel mount image removed"* ]]
+	[ -z "$(ls "$CASTORE_STORE/images")" ]
+}

@@ -1,5 +1,6 @@
 #include "fs/kernel/kmount.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/loop.h>
@@ -10,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -36,6 +38,147 @@ static bool kernel_has(const char *fstype)
 			return true;
 	}
 	return false;
+}
+
+static int digest20_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CAS_STORE_PATH_DIGEST_SIZE);
+}
+
+/* <image>.paths: the digests of its store paths, sorted, for gc
+ * (cas_kernel_live_paths).  Written whole or not at all. */
+static int write_paths(const char *image, const struct cas_path_info *pis,
+		       size_t n)
+{
+	char path[4300], tmp[4400];
+	_cleanup_free_ uint8_t *v = malloc(n ? n * CAS_STORE_PATH_DIGEST_SIZE : 1);
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		memcpy(v + i * CAS_STORE_PATH_DIGEST_SIZE, pis[i].path.digest,
+		       CAS_STORE_PATH_DIGEST_SIZE);
+	qsort(v, n, CAS_STORE_PATH_DIGEST_SIZE, digest20_cmp);
+	snprintf(path, sizeof(path), "%.*s.paths",
+		 (int)(strlen(image) - strlen(".erofs")), image);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0644);
+	if (fd < 0)
+		return -errno;
+	r = cas_write_full(fd, v, n * CAS_STORE_PATH_DIGEST_SIZE);
+	if (r == 0 && (fdatasync(fd) < 0 || rename(tmp, path) < 0))
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+/* Whether the image file is held open elsewhere (a mount, a loop
+ * device): then no write lease can be had. */
+static bool image_in_use(int dfd, const char *name)
+{
+	_cleanup_close_ int fd = openat(dfd, name,
+					O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return false;
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0)
+		return errno == EAGAIN || errno == EBUSY;
+	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+	return false;
+}
+
+int cas_kernel_live_paths(const char *store_dir, uint8_t **ret, size_t *ret_n)
+{
+	char dir[4200];
+	_cleanup_close_ int dfd = -1;
+	uint8_t *v = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/images", store_dir);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		*ret = NULL;
+		*ret_n = 0;
+		return errno == ENOENT ? 0 : -errno;
+	}
+	dfd = -1; /* d owns it */
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name), k;
+		char name[300];
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+		uint8_t *nv;
+
+		if (len < 7 || len > 200 ||
+		    strcmp(e->d_name + len - 6, ".erofs") != 0 ||
+		    !image_in_use(dirfd(d), e->d_name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s.paths", (int)(len - 6),
+			 e->d_name);
+		fd = openat(dirfd(d), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fstat(fd, &st) < 0 ||
+		    st.st_size % CAS_STORE_PATH_DIGEST_SIZE)
+			continue;
+		k = (size_t)st.st_size / CAS_STORE_PATH_DIGEST_SIZE;
+		nv = reallocarray(v, n + k + 1, CAS_STORE_PATH_DIGEST_SIZE);
+		if (!nv) {
+			free(v);
+			closedir(d);
+			return -ENOMEM;
+		}
+		v = nv;
+		if (cas_read_full(fd, v + n * CAS_STORE_PATH_DIGEST_SIZE,
+				  (size_t)st.st_size) == st.st_size)
+			n += k;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, CAS_STORE_PATH_DIGEST_SIZE, digest20_cmp);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int cas_kernel_images_prune(const char *store_dir, size_t *ret_n)
+{
+	char dir[4200];
+	time_t now = time(NULL);
+	struct dirent *e;
+	size_t removed = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/images", store_dir);
+	d = opendir(dir);
+	if (!d) {
+		*ret_n = 0;
+		return errno == ENOENT ? 0 : -errno;
+	}
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char name[300];
+		struct stat st;
+
+		if (len < 7 || len > 200 ||
+		    strcmp(e->d_name + len - 6, ".erofs") != 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_mtime + 600 > now || image_in_use(dirfd(d), e->d_name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s.paths", (int)(len - 6),
+			 e->d_name);
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
+			(void)unlinkat(dirfd(d), name, 0);
+			removed++;
+		}
+	}
+	closedir(d);
+	*ret_n = removed;
+	return 0;
 }
 
 /* images/<hex>.erofs: write to a temporary file, hash, fsync, rename. */
@@ -87,11 +230,15 @@ static int make_image(struct cas_store *s, const char *store_dir,
 	if (access(res->image_path, F_OK) == 0) {
 		res->image_reused = true;
 		unlink(tmp);
-		return 0;
+		/* used now: no prune takes it for an old one */
+		(void)utimensat(AT_FDCWD, res->image_path, NULL, 0);
+		return write_paths(res->image_path, pis, n);
 	}
 	/* a crash must not leave a short image under a good name */
-	if (fdatasync(fd) < 0 || rename(tmp, res->image_path) < 0) {
+	r = write_paths(res->image_path, pis, n);
+	if (r == 0 && (fdatasync(fd) < 0 || rename(tmp, res->image_path) < 0))
 		r = -errno;
+	if (r < 0) {
 		unlink(tmp);
 		snprintf(why, whylen, "%s: %s", res->image_path, strerror(-r));
 		return r;

@@ -51,4 +51,18 @@ int cas_kernel_mount(struct cas_store *s, const char *store_dir,
 		     const char *mountpoint, const struct cas_kmount_opts *o,
 		     struct cas_kmount_result *ret, char *why, size_t whylen);
 
+/*
+ * The store paths that kernel mounts now show: those of every image in
+ * store_dir/images that is in use (mounted: the kernel holds the file
+ * open, so a write lease on it is refused), from the list of paths
+ * written beside each image.  A sorted array of 20-byte digests in *ret
+ * (free it), *ret_n of them.  For gc and delete, which must keep them.
+ * 0 or -errno (-ENOMEM).
+ */
+int cas_kernel_live_paths(const char *store_dir, uint8_t **ret, size_t *ret_n);
+
+/* Remove the images (and their path lists) no mount uses and none made
+ * or reused in the last 10 minutes; the count into *ret_n.  0 or -errno. */
+int cas_kernel_images_prune(const char *store_dir, size_t *ret_n);
+
 #endif
