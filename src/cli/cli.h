@@ -72,6 +72,17 @@ int cli_writers_lock(struct cas_store *s, const char *verb,
 int cli_root_paths(struct cas_store *s, const char *verb,
 		   const struct cas_store_path *paths, size_t n);
 
+/* A growing array of PathInfos owned by the caller (copies: a listing's
+ * are borrowed). */
+struct cli_paths {
+	struct cas_path_info *v;
+	size_t n, cap;
+};
+/* Append a copy of pi.  0 or -ENOMEM. */
+int cli_paths_add(struct cli_paths *ps, const struct cas_path_info *pi);
+/* Release every copy and the array. */
+void cli_paths_release(struct cli_paths *ps);
+
 /* Read a secret signing key file (cas_secret_key_parse).  0, or logs
  * naming the file and returns -errno. */
 int cli_read_secret_key(const char *path, struct cas_secret_key *ret);

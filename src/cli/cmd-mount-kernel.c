@@ -11,34 +11,9 @@
 #include "fs/kernel/kmount.h"
 #include "store/gc.h"
 
-struct paths {
-	struct cas_path_info *v;
-	size_t n, cap;
-};
-
 static int keep(const struct cas_path_info *pi, void *ud)
 {
-	struct paths *ps = ud;
-	struct cas_buf b = { 0 };
-	int r;
-
-	if (ps->n == ps->cap) {
-		size_t cap = ps->cap ? ps->cap * 2 : 256;
-		struct cas_path_info *v = reallocarray(ps->v, cap, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		ps->v = v;
-		ps->cap = cap;
-	}
-	/* the listing's PathInfo is borrowed: keep a copy */
-	r = cas_path_info_encode(pi, &b);
-	if (r == 0)
-		r = cas_path_info_decode(b.data, b.len, &ps->v[ps->n]);
-	cas_buf_release(&b);
-	if (r == 0)
-		ps->n++;
-	return r;
+	return cli_paths_add(ud, pi);
 }
 
 int mount_kernel(struct mount_args *a, int argc, char **argv)
@@ -50,7 +25,7 @@ int mount_kernel(struct mount_args *a, int argc, char **argv)
 		.flags = a->fs.mount_flags,
 	};
 	struct cas_kmount_result res;
-	struct paths ps = { 0 };
+	struct cli_paths ps = { 0 };
 	struct cas_store *s = NULL;
 	struct cas_store_lock lk = { .fd = -1 };
 	char mp[PATH_MAX], why[1024] = "";
@@ -131,9 +106,7 @@ int mount_kernel(struct mount_args *a, int argc, char **argv)
 	status = 0;
 out:
 	cas_store_unlock(s, &lk);
-	for (size_t i = 0; i < ps.n; i++)
-		cas_path_info_release(&ps.v[i]);
-	free(ps.v);
+	cli_paths_release(&ps);
 	cas_store_free(s);
 	return status;
 }

@@ -42,36 +42,11 @@ static void usage(FILE *f)
 		"Exit status: 0 all pushed or already there, 1 a path failed.\n");
 }
 
-struct paths {
-	struct cas_path_info *v;
-	size_t n, cap;
-};
-
 static int add_copy(const struct cas_path_info *pi,
 		    const struct cas_path_meta *m, void *ud)
 {
-	struct paths *ps = ud;
-	struct cas_buf b = { 0 };
-	int r;
-
 	(void)m;
-	if (ps->n == ps->cap) {
-		size_t cap = ps->cap ? ps->cap * 2 : 64;
-		struct cas_path_info *v = reallocarray(ps->v, cap, sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		ps->v = v;
-		ps->cap = cap;
-	}
-	/* the callback's PathInfo is borrowed: keep a copy */
-	r = cas_path_info_encode(pi, &b);
-	if (r == 0)
-		r = cas_path_info_decode(b.data, b.len, &ps->v[ps->n]);
-	cas_buf_release(&b);
-	if (r == 0)
-		ps->n++;
-	return r;
+	return cli_paths_add(ud, pi);
 }
 
 struct report {
@@ -139,7 +114,7 @@ int cmd_push(int argc, char **argv)
 	struct cas_push_result res = { 0 };
 	struct cas_secret_key key;
 	struct cas_store_path *want = NULL;
-	struct paths ps = { 0 };
+	struct cli_paths ps = { 0 };
 	struct cas_cache_writer *w = NULL;
 	struct cas_store *s = NULL;
 	const char *to = NULL, *netrc = NULL;
@@ -258,7 +233,7 @@ int cmd_push(int argc, char **argv)
 
 			r = cas_path_info_get(s->infos, &want[i], &pi);
 			if (r == 0)
-				r = add_copy(&pi, NULL, &ps);
+				r = cli_paths_add(&ps, &pi);
 			if (r == -ENOENT)
 				missing = i;
 			cas_path_info_release(&pi);
@@ -289,9 +264,7 @@ int cmd_push(int argc, char **argv)
 		(unsigned long long)res.failed);
 	status = res.failed ? 1 : 0;
 out:
-	for (size_t i = 0; i < ps.n; i++)
-		cas_path_info_release(&ps.v[i]);
-	free(ps.v);
+	cli_paths_release(&ps);
 	free(want);
 	explicit_bzero(&key, sizeof(key));
 	cas_cache_writer_free(w);

@@ -282,3 +282,35 @@ int cli_read_secret_key(const char *path, struct cas_secret_key *ret)
 	}
 	return 0;
 }
+
+int cli_paths_add(struct cli_paths *ps, const struct cas_path_info *pi)
+{
+	struct cas_buf b = { 0 };
+	int r;
+
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 64;
+		struct cas_path_info *v = reallocarray(ps->v, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ps->v = v;
+		ps->cap = cap;
+	}
+	/* a copy through the encoding: every owned member, deep */
+	r = cas_path_info_encode(pi, &b);
+	if (r == 0)
+		r = cas_path_info_decode(b.data, b.len, &ps->v[ps->n]);
+	cas_buf_release(&b);
+	if (r == 0)
+		ps->n++;
+	return r;
+}
+
+void cli_paths_release(struct cli_paths *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		cas_path_info_release(&ps->v[i]);
+	free(ps->v);
+	*ps = (struct cli_paths){ 0 };
+}
