@@ -21,7 +21,8 @@ struct cas_server {
 struct req {
 	struct cas_server *srv;
 	char method[8];
-	char url[256];
+	char url[256];    /* for the log and uploads */
+	bool url_cut;     /* longer than url: no upload has such a name */
 	unsigned status;
 	uint64_t bytes;    /* response body bytes */
 	uint64_t received; /* request body bytes (PUT) */

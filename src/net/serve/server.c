@@ -171,6 +171,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		rq->put_fd = -1;
 		snprintf(rq->method, sizeof(rq->method), "%s", method);
 		snprintf(rq->url, sizeof(rq->url), "%s", url);
+		rq->url_cut = strlen(url) >= sizeof(rq->url);
 		*con_cls = rq;
 		/* a PUT is answered once its body is in (or refused now) */
 		if (strcmp(method, "PUT") == 0)

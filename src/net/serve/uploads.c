@@ -90,7 +90,7 @@ static enum MHD_Result put_begin(struct MHD_Connection *c, struct req *rq)
 				   "(castore serve --upload-credentials)");
 	if (!credentials_ok(srv, c))
 		return unauthorized(c, rq);
-	if (cas_target_parse(rq->url, &rq->target) < 0 ||
+	if (rq->url_cut || cas_target_parse(rq->url, &rq->target) < 0 ||
 	    rq->target.route == CAS_ROUTE_CACHE_INFO)
 		return serve_error(c, rq, MHD_HTTP_NOT_FOUND,
 				   "not a file of a binary cache");
@@ -265,7 +265,14 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 		snprintf(base, sizeof(base), "file://%s", srv->o.upload_dir);
 		r = cas_substitute_nar(srv->s, base, &ni, NULL, NULL, &err);
 		if (r < 0) {
-			snprintf(why, whylen, "%s: %s", path, err.msg);
+			/* the message names the staged file: not for the
+			 * client, who knows it by its URL */
+			const char *m = err.msg;
+			size_t bl = strlen(base);
+
+			if (strncmp(m, base, bl) == 0 && m[bl] == '/')
+				m += bl + 1;
+			snprintf(why, whylen, "%s: %s", path, m);
 			status = r == -EBADMSG ? MHD_HTTP_BAD_REQUEST
 			       : r == -ENOSPC	? MHD_HTTP_INSUFFICIENT_STORAGE
 						: MHD_HTTP_INTERNAL_SERVER_ERROR;
