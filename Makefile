@@ -56,7 +56,7 @@ PROTOS = castore pathinfo
 GEN_C = $(PROTOS:%=$(B)/gen/%.pb-c.c)
 GEN_H = $(PROTOS:%=$(B)/gen/%.pb-c.h)
 
-LAYERS = base hash castore store nar ingest vhost fs net
+LAYERS = base hash castore store nar ingest image vhost fs net
 LIB_SRC = $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c src/$(l)/*/*.c))
 LIB_OBJ = $(LIB_SRC:src/%.c=$(B)/obj/%.o) $(PROTOS:%=$(B)/obj/gen/%.pb-c.o)
 

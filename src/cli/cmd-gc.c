@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fs/kernel/kmount.h"
+#include "image/kmount.h"
 #include "store/gc.h"
 
-/* The paths kernel mounts show (fs/kernel/kmount.h): no process holds
+/* The paths kernel mounts show (image/kmount.h): no process holds
  * them as temporary roots, so gc and delete ask the mounted images. */
 struct kernel_live {
 	uint8_t *v;

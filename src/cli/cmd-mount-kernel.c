@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "fs/kernel/kmount.h"
+#include "image/kmount.h"
 #include "store/gc.h"
 
 static int keep(const struct cas_path_info *pi, void *ud)

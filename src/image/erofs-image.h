@@ -23,8 +23,8 @@
  * inode when they fit in the rest of its block, else in whole blocks after
  * the metadata.  The same store paths give a byte-identical image.
  */
-#ifndef CAS_FS_KERNEL_EROFS_IMAGE_H
-#define CAS_FS_KERNEL_EROFS_IMAGE_H
+#ifndef CAS_IMAGE_EROFS_IMAGE_H
+#define CAS_IMAGE_EROFS_IMAGE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "fs/kernel/kmount.h"
+#include "image/kmount.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "fs/kernel/erofs-image.h"
+#include "image/erofs-image.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -16,13 +16,13 @@
  * tree at once; open files keep the old) and then detaches the old one
  * underneath, through a descriptor taken before.
  */
-#ifndef CAS_FS_KERNEL_KMOUNT_H
-#define CAS_FS_KERNEL_KMOUNT_H
+#ifndef CAS_IMAGE_KMOUNT_H
+#define CAS_IMAGE_KMOUNT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "fs/kernel/erofs-image.h"
+#include "image/erofs-image.h"
 
 struct cas_kmount_opts {
 	struct cas_erofs_opts image;
