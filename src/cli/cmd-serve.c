@@ -236,10 +236,10 @@ int cmd_serve(int argc, char **argv)
 			if (o.nkeys == MAX_KEYS) {
 				log_error("serve: more than %d --secret-key",
 					  MAX_KEYS);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			if (cli_read_secret_key(optarg, &keys[o.nkeys]) < 0)
-				return EXIT_USAGE;
+				goto usage;
 			o.nkeys++;
 			break;
 		case 'c':
@@ -250,14 +250,14 @@ int cmd_serve(int argc, char **argv)
 				log_error("serve: --compression %s: not none, "
 					  "zstd or xz",
 					  optarg);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			break;
 		case 'p':
 			if (cli_parse_u64(optarg, &v) < 0 || v > 1000) {
 				log_error("serve: --priority %s: not 0..1000",
 					  optarg);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			o.priority = (int)v;
 			break;
@@ -265,23 +265,23 @@ int cmd_serve(int argc, char **argv)
 			if (o.ncredentials) {
 				log_error("serve: --upload-credentials given "
 					  "twice");
-				return EXIT_USAGE;
+				goto usage;
 			}
 			if (read_credentials(optarg, creds, &o.ncredentials) <
 			    0)
-				return EXIT_USAGE;
+				goto usage;
 			break;
 		case 't':
 			if (o.ntrusted == CLI_SUBST_MAX) {
 				log_error("serve: too many --trusted-public-key");
-				return EXIT_USAGE;
+				goto usage;
 			}
 			if (cas_public_key_parse(optarg,
 						 &trusted[o.ntrusted]) < 0) {
 				log_error("serve: --trusted-public-key %s: not "
 					  "NAME:BASE64 of a 32-byte key",
 					  optarg);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			o.ntrusted++;
 			break;
@@ -293,7 +293,7 @@ int cmd_serve(int argc, char **argv)
 			    o.upload_max == 0) {
 				log_error("serve: --max-upload %s: not a size",
 					  optarg);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			break;
 		case 'j':
@@ -301,7 +301,7 @@ int cmd_serve(int argc, char **argv)
 			    v > 4096) {
 				log_error("serve: --threads %s: not 1..4096",
 					  optarg);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			o.max_connections = (unsigned)v;
 			break;
@@ -311,7 +311,7 @@ int cmd_serve(int argc, char **argv)
 				log_error("serve: --timeout %s: not 1..3600 "
 					  "seconds",
 					  optarg);
-				return EXIT_USAGE;
+				goto usage;
 			}
 			o.timeout = (unsigned)v;
 			break;
@@ -320,15 +320,16 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			status = 0;
+			goto out;
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			goto usage;
 		}
 	}
 	if (optind < argc) {
 		log_error("serve: unexpected argument '%s'", argv[optind]);
-		return EXIT_USAGE;
+		goto usage;
 	}
 	{
 		struct sockaddr_storage ss;
@@ -339,14 +340,14 @@ int cmd_serve(int argc, char **argv)
 				  "[IPv6]:PORT or :PORT (an IP address, not a "
 				  "host name)",
 				  listen_spec);
-			return EXIT_USAGE;
+			goto usage;
 		}
 	}
 	if (o.ncredentials && o.require_sigs && o.ntrusted == 0) {
 		log_error("serve: uploads need --trusted-public-key (the keys "
 			  "uploaded narinfos must be signed by), or "
 			  "--no-require-sigs");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if (cli_open_store(true, &s) < 0)
 		goto out;
@@ -392,6 +393,9 @@ int cmd_serve(int argc, char **argv)
 		(void)rmdir(o.upload_dir);
 	}
 	status = 0;
+	goto out;
+usage:
+	status = EXIT_USAGE;
 out:
 	for (size_t k = 0; k < o.ncredentials; k++)
 		free(creds[k]);

@@ -284,6 +284,8 @@ static int xml_value(const struct cas_buf *b, const char *tag, char *out,
 
 	snprintf(open, sizeof(open), "<%s>", tag);
 	snprintf(close_, sizeof(close_), "</%s>", tag);
+	if (!b->len)
+		return -EIO;
 	a = memmem(b->data, b->len, open, strlen(open));
 	if (!a)
 		return -EIO;
@@ -361,7 +363,8 @@ static int put_multipart(struct http_writer *w, const char *rel, int fd,
 		r = request(w, "POST", url, &b, "application/xml", sha, &resp,
 			    NULL);
 		/* S3 may answer 200 and fail in the body */
-		if (r == 0 && memmem(resp.data, resp.len, "<Error>", 7)) {
+		if (r == 0 && resp.len &&
+		    memmem(resp.data, resp.len, "<Error>", 7)) {
 			char code[64];
 
 			cas_s3_error_code((const char *)resp.data, resp.len,

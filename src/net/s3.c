@@ -221,7 +221,8 @@ int cas_s3_sign(const struct cas_s3 *s3, CURL *e, const char *payload_sha256,
 
 void cas_s3_error_code(const char *body, size_t len, char *out, size_t outsz)
 {
-	const char *a = memmem(body, len, "<Code>", 6), *b;
+	const char *a = body && len ? memmem(body, len, "<Code>", 6) : NULL;
+	const char *b;
 
 	out[0] = 0;
 	if (!a)
