@@ -40,7 +40,7 @@ struct enode {
 	size_t nkids;
 	struct cas_directory *dir;   /* owned: the entries kids point into */
 	uint64_t off;                /* byte offset of the inode */
-	uint64_t dsize;              /* directory: dirent bytes */
+	uint64_t dsize;              /* directory: dirent bytes; symlink: target */
 	uint32_t ino, nlink, data_blk;
 	uint16_t isize, xsize;
 	uint32_t inl;                /* inline bytes (data, or the block map) */
@@ -297,16 +297,18 @@ static struct dent *dents_of(const struct enode *e)
 	return d;
 }
 
-/* Dirent bytes of a directory: entries packed into blocks, each block
- * its dirents and then their names, the last block partly used. */
-static uint64_t dir_size(const struct enode *e)
+/* Dirent bytes of a directory: its entries in order ("." and ".." in
+ * place) packed into blocks, each block its dirents and then their names,
+ * the last block partly used.  write_dirents packs them the same way. */
+static int dir_size(const struct enode *e, uint64_t *ret)
 {
+	struct dent *d = dents_of(e);
 	uint64_t full = 0, used = 0;
-	size_t n = e->nkids + 2;
 
-	for (size_t i = 0; i < n; i++) {
-		const char *name = i == 0 ? "." : i == 1 ? ".." : e->kids[i - 2].name;
-		size_t need = DIRENT_SIZE + strlen(name);
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->nkids + 2; i++) {
+		size_t need = DIRENT_SIZE + strlen(d[i].name);
 
 		if (used + need > BLK) {
 			full += BLK;
@@ -314,7 +316,9 @@ static uint64_t dir_size(const struct enode *e)
 		}
 		used += need;
 	}
-	return full + used;
+	free(d);
+	*ret = full + used;
+	return 0;
 }
 
 static int assign(struct image *im, struct enode *e)
@@ -333,14 +337,23 @@ static int assign(struct image *im, struct enode *e)
 		e->inl = n->size ? 4 : 0;
 		break;
 	case CAS_NODE_SYMLINK:
-		e->layout = LAYOUT_FLAT_INLINE;
-		e->inl = (uint32_t)strlen(n->target);
-		inline_data = true;
+		e->dsize = strlen(n->target);
+		if (e->isize + e->xsize + e->dsize <= BLK) {
+			e->layout = LAYOUT_FLAT_INLINE;
+			e->inl = (uint32_t)e->dsize;
+			inline_data = true;
+		} else { /* a target near 4 KiB: a block of its own */
+			e->layout = LAYOUT_FLAT_PLAIN;
+			e->data_blk = im->data_blks++;
+		}
 		break;
-	default:
+	default: {
+		int r;
+
 		if (e->nlink > UINT16_MAX)
 			e->isize = EXTENDED;
-		e->dsize = dir_size(e);
+		if ((r = dir_size(e, &e->dsize)) < 0)
+			return r;
 		if (e->isize + e->xsize + e->dsize <= BLK) {
 			e->layout = LAYOUT_FLAT_INLINE;
 			e->inl = (uint32_t)e->dsize;
@@ -352,6 +365,7 @@ static int assign(struct image *im, struct enode *e)
 				return -EFBIG;
 			im->data_blks += (uint32_t)((e->dsize + BLK - 1) / BLK);
 		}
+	}
 	}
 	off = align_up(im->cursor, 32);
 	/* inline data may not cross a block boundary */
@@ -470,9 +484,8 @@ static uint16_t mode_of(const struct image *im, const struct enode *e)
 static int write_node(const struct image *im, const struct enode *e)
 {
 	uint8_t *p = im->buf + e->off;
-	uint64_t size = e->node->type == CAS_NODE_FILE	  ? e->node->size
-			: e->node->type == CAS_NODE_SYMLINK ? e->inl
-							    : e->dsize;
+	uint64_t size = e->node->type == CAS_NODE_FILE ? e->node->size
+								: e->dsize;
 	uint32_t iu = 0;
 
 	if (e->layout == LAYOUT_CHUNK_BASED) {
@@ -508,7 +521,12 @@ static int write_node(const struct image *im, const struct enode *e)
 			put32(p, NULL_ADDR);
 		return 0;
 	case CAS_NODE_SYMLINK:
-		memcpy(p, e->node->target, e->inl);
+		if (e->layout == LAYOUT_FLAT_INLINE)
+			memcpy(p, e->node->target, e->inl);
+		else
+			memcpy(im->buf + (uint64_t)(im->data_base + e->data_blk) *
+						 BLK,
+			       e->node->target, e->dsize);
 		return 0;
 	default: {
 		struct dent *d = dents_of(e);

@@ -78,6 +78,11 @@ kernel_leftovers() {
 	# a directory whose entries take several 4 KiB blocks, names that
 	# sort around "." and "..", a long name, an empty file
 	for i in $(seq 1 700); do printf '%s' "$i" > "$WORK/big/d/entry-number-$i"; done
+	# and one whose names all sort before "." and "..", which then fall
+	# in a later block; a symlink whose target fills a block
+	mkdir "$WORK/big/d2"
+	for i in $(seq 1 400); do : > "$WORK/big/d2/-before-the-dots-$i"; done
+	ln -s "/$(head -c 4094 /dev/zero | tr '\0' t)" "$WORK/big/long-link"
 	for n in '+plus' ',comma' '-dash' '.dot' '..dots' '0zero' "$(head -c 200 /dev/zero | tr '\0' n)"; do
 		printf '%s' "$n" > "$WORK/big/$n"
 	done
@@ -97,6 +102,9 @@ kernel_leftovers() {
 	[ "$(ls "$KMNT"/*-empty | wc -l)" -eq 0 ]
 	[ "$(ls -a "$KMNT"/*-big/d | wc -l)" -eq 702 ]
 	[ "$(cat "$KMNT"/*-big/d/entry-number-577)" = 577 ]
+	[ "$(ls -a "$KMNT"/*-big/d2 | wc -l)" -eq 402 ]
+	[ "$(readlink "$KMNT"/*-big/long-link | wc -c)" -eq 4096 ]
+	fsck.erofs "$CASTORE_STORE"/images/*.erofs
 }
 
 @test "EROFS on writes, ENOENT for bogus names; the root lists only with --list-root (else only root may)" {
