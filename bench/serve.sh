@@ -35,7 +35,7 @@ spid=$!
 cleanup() {
 	kill "$(cat "$d/ngx/nginx.pid")" 2> /dev/null || true
 	kill "$spid" 2> /dev/null || true
-	[ -z "${RGW_DIR:-}" ] || rgw_stop
+	[ -z "${RGW_DIR:-}" ] || rgw_stop || true
 	restore_uring
 }
 trap cleanup EXIT

@@ -104,9 +104,9 @@ rgw_stop() {
 	for p in rgw osd mon; do
 		[ -e "$RGW_DIR/$p.pid" ] || continue
 		pid=$(cat "$RGW_DIR/$p.pid")
-		kill "$pid" 2>/dev/null
+		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null
+		kill -9 "$pid" 2>/dev/null || true
 		rm -f "$RGW_DIR/$p.pid"
 	done
 }
