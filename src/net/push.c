@@ -50,12 +50,12 @@ static size_t find(const struct push *p, const size_t *order,
 	return p->n;
 }
 
-static const struct cas_path_info *sort_base;
-
-static int by_digest(const void *a, const void *b)
+static int by_digest(const void *a, const void *b, void *base)
 {
-	return memcmp(sort_base[*(const size_t *)a].path.digest,
-		      sort_base[*(const size_t *)b].path.digest,
+	const struct cas_path_info *pis = base;
+
+	return memcmp(pis[*(const size_t *)a].path.digest,
+		      pis[*(const size_t *)b].path.digest,
 		      CAS_STORE_PATH_DIGEST_SIZE);
 }
 
@@ -71,8 +71,7 @@ static int build_graph(struct push *p)
 		order[i] = i;
 		total += p->pis[i].nrefs;
 	}
-	sort_base = p->pis; /* single-threaded here */
-	qsort(order, p->n, sizeof(*order), by_digest);
+	qsort_r(order, p->n, sizeof(*order), by_digest, (void *)p->pis);
 	p->refs = calloc(total ? total : 1, sizeof(size_t));
 	p->ref_start = calloc(p->n + 1, sizeof(size_t));
 	p->state = calloc(p->n ? p->n : 1, sizeof(enum state));
