@@ -24,22 +24,6 @@
 #define MOVE_MOUNT_BENEATH 0x00000200 /* Linux 6.5 */
 #endif
 
-static bool kernel_has(const char *fstype)
-{
-	_cleanup_fclose_ FILE *f = fopen("/proc/filesystems", "re");
-	char line[256];
-
-	/* absent but modular: mount(2) loads it; ask modprobe's view too */
-	while (f && fgets(line, sizeof(line), f)) {
-		char *t = strchr(line, '\t');
-
-		if (t && strncmp(t + 1, fstype, strlen(fstype)) == 0 &&
-		    (t[1 + strlen(fstype)] == '\n' || !t[1 + strlen(fstype)]))
-			return true;
-	}
-	return false;
-}
-
 static int digest20_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, CAS_STORE_PATH_DIGEST_SIZE);
@@ -359,18 +343,6 @@ int cas_kernel_mount(struct cas_store *s, const char *store_dir,
 		snprintf(why, whylen, "a kernel mount needs root");
 		return -EPERM;
 	}
-	if (!kernel_has("erofs") || !kernel_has("overlay")) {
-		/* a module mount(2) would load: try it before saying no */
-		if (system("modprobe -q erofs 2>/dev/null; modprobe -q overlay "
-			   "2>/dev/null") != 0 ||
-		    !kernel_has("erofs") || !kernel_has("overlay")) {
-			snprintf(why, whylen,
-				 "the kernel lacks %s (CONFIG_EROFS_FS and "
-				 "CONFIG_OVERLAY_FS)",
-				 !kernel_has("erofs") ? "EROFS" : "overlayfs");
-			return -ENODEV;
-		}
-	}
 	if (o->refresh) {
 		old = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (old < 0 || fstatfs(old, &sfs) < 0 ||
@@ -400,8 +372,14 @@ int cas_kernel_mount(struct cas_store *s, const char *store_dir,
 				    MS_RDONLY | MS_NODEV | MS_NOSUID, NULL) < 0)
 			r = -errno;
 		if (r < 0) {
-			snprintf(why, whylen, "mounting the image %s: %s",
-				 res.image_path, strerror(-r));
+			if (r == -ENODEV)
+				snprintf(why, whylen,
+					 "the kernel lacks EROFS "
+					 "(CONFIG_EROFS_FS)");
+			else
+				snprintf(why, whylen,
+					 "mounting the image %s: %s",
+					 res.image_path, strerror(-r));
 			rmdir(lower);
 			return r;
 		}
@@ -416,7 +394,10 @@ int cas_kernel_mount(struct cas_store *s, const char *store_dir,
 	} else {
 		r = o->refresh ? overlay_beneath(data, flags, mountpoint)
 			       : overlay_mount(data, flags, mountpoint);
-		if (r < 0)
+		if (r == -ENODEV)
+			snprintf(why, whylen,
+				 "the kernel lacks overlayfs (CONFIG_OVERLAY_FS)");
+		else if (r < 0)
 			snprintf(why, whylen,
 				 "overlayfs refused the image and the blobs: "
 				 "%s%s",
