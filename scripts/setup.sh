@@ -15,7 +15,7 @@ clang attr xxd b3sum python3 psmisc bc
 squashfuse squashfs-tools erofs-utils fio hyperfine
 nginx-light
 qemu-system-x86 busybox-static cpio
-radosgw ceph-mon ceph-osd ceph-common uuid-runtime"
+radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl zstd"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "setup.sh: must run as root (it installs Debian packages)" >&2
