@@ -17,17 +17,11 @@ struct kernel_live {
 	size_t n;
 };
 
-static int digest20_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, CAS_STORE_PATH_DIGEST_SIZE);
-}
-
 static bool kernel_keep(void *ud, const uint8_t *digest)
 {
 	const struct kernel_live *k = ud;
 
-	return k->n && bsearch(digest, k->v, k->n, CAS_STORE_PATH_DIGEST_SIZE,
-			       digest20_cmp) != NULL;
+	return cas_kernel_live_has(k->v, k->n, digest);
 }
 
 static int kernel_live_load(const char *verb, struct cas_gc_opts *o,

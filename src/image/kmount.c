@@ -129,6 +129,12 @@ int cas_kernel_live_paths(const char *store_dir, uint8_t **ret, size_t *ret_n)
 	return 0;
 }
 
+bool cas_kernel_live_has(const uint8_t *v, size_t n, const uint8_t *digest)
+{
+	return n && bsearch(digest, v, n, CAS_STORE_PATH_DIGEST_SIZE,
+			    digest20_cmp) != NULL;
+}
+
 int cas_kernel_images_prune(const char *store_dir, size_t *ret_n)
 {
 	char dir[4200];

@@ -60,6 +60,8 @@ int cas_kernel_mount(struct cas_store *s, const char *store_dir,
  * 0 or -errno (-ENOMEM).
  */
 int cas_kernel_live_paths(const char *store_dir, uint8_t **ret, size_t *ret_n);
+/* Whether digest is among the n of v (cas_kernel_live_paths's). */
+bool cas_kernel_live_has(const uint8_t *v, size_t n, const uint8_t *digest);
 
 /* Remove the images (and their path lists) no mount uses and none made
  * or reused in the last 10 minutes; the count into *ret_n.  0 or -errno. */

@@ -17,8 +17,8 @@ struct cas_encoder {
 	uint8_t buf[OUT_CHUNK];
 };
 
-int cas_encoder_new(enum cas_compression c, int level, unsigned threads,
-		    cas_nar_write_fn out, void *ud, struct cas_encoder **ret)
+int cas_encoder_new(enum cas_compression c, int level, cas_nar_write_fn out,
+		    void *ud, struct cas_encoder **ret)
 {
 	struct cas_encoder *e;
 	bool ok = true;
@@ -39,21 +39,11 @@ int cas_encoder_new(enum cas_compression c, int level, unsigned threads,
 		     !ZSTD_isError(ZSTD_CCtx_setParameter(
 			     e->zstd, ZSTD_c_compressionLevel,
 			     level ? level : 3));
-		/* a libzstd built without threads refuses; one is fine */
-		if (ok && threads > 1)
-			(void)ZSTD_CCtx_setParameter(e->zstd, ZSTD_c_nbWorkers,
-						     (int)threads);
 	} else if (c == CAS_COMPRESSION_XZ) {
-		lzma_mt mt = {
-			.threads = threads > 1 ? threads : 1,
-			.preset = level ? (uint32_t)level : LZMA_PRESET_DEFAULT,
-			.check = LZMA_CHECK_CRC64,
-		};
-
-		ok = (threads > 1 ? lzma_stream_encoder_mt(&e->xz, &mt)
-				  : lzma_easy_encoder(&e->xz, mt.preset,
-						      LZMA_CHECK_CRC64)) ==
-		     LZMA_OK;
+		ok = lzma_easy_encoder(&e->xz,
+				       level ? (uint32_t)level
+					     : LZMA_PRESET_DEFAULT,
+				       LZMA_CHECK_CRC64) == LZMA_OK;
 	}
 	if (!ok) {
 		cas_encoder_free(e);

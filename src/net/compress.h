@@ -16,11 +16,10 @@ struct cas_encoder;
 /*
  * An encoder for one stream of compression c (NONE, XZ or ZSTD; others
  * -ENOTSUP) writing to out(ud, ...).  level: the codec's level, or 0 for
- * its default (xz 6, zstd 3); threads: worker threads the codec may use
- * (0 or 1: none).  0, -ENOTSUP or -ENOMEM.
+ * its default (xz 6, zstd 3).  0, -ENOTSUP or -ENOMEM.
  */
-int cas_encoder_new(enum cas_compression c, int level, unsigned threads,
-		    cas_nar_write_fn out, void *ud, struct cas_encoder **ret);
+int cas_encoder_new(enum cas_compression c, int level, cas_nar_write_fn out,
+		    void *ud, struct cas_encoder **ret);
 
 /* Compress p[0..n).  0, what out returned, or -EIO (codec failure). */
 int cas_encoder_write(void *encoder, const void *p, size_t n);

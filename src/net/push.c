@@ -180,7 +180,7 @@ static int push_one(struct push *p, struct cas_cache_writer *w,
 	if (r == 0)
 		r = cas_sha256_init(&no.nar_sha);
 	if (r == 0)
-		r = cas_encoder_new(o->compression, o->level, 1, to_file, &no,
+		r = cas_encoder_new(o->compression, o->level, to_file, &no,
 				    &no.enc);
 	if (r == 0) {
 		r = cas_export_nar(p->s, &ni.info.root, from_walk, &no, &ie);

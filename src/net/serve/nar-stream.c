@@ -112,7 +112,7 @@ static void on_free(void *cls)
 }
 
 enum MHD_Result serve_nar(struct MHD_Connection *c, struct req *rq,
-			  const struct cas_target *t, bool head)
+			  const struct cas_target *t)
 {
 	struct cas_path_info pi = { .ca_kind = CAS_CA_NONE };
 	struct MHD_Response *resp;
@@ -182,7 +182,7 @@ enum MHD_Result serve_nar(struct MHD_Connection *c, struct req *rq,
 		ns->raw = malloc(BLOCK);
 		/* the codec's default level: zstd -1 measured no faster here
 		 * (the Python tree: 242 against 234 MB/s) for 19% more bytes */
-		r = ns->raw ? cas_encoder_new(t->compression, 0, 1, queue_out, ns,
+		r = ns->raw ? cas_encoder_new(t->compression, 0, queue_out, ns,
 					      &ns->enc)
 			    : -ENOMEM;
 	}
@@ -203,7 +203,7 @@ enum MHD_Result serve_nar(struct MHD_Connection *c, struct req *rq,
 		on_free(ns);
 		return MHD_NO;
 	}
-	(void)head; /* libmicrohttpd sends no body for HEAD: nothing read */
+	/* for HEAD libmicrohttpd sends no body: nothing is read */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"application/x-nix-nar");
 	if (t->compression == CAS_COMPRESSION_NONE)

@@ -48,7 +48,7 @@ enum MHD_Result serve_error(struct MHD_Connection *c, struct req *rq,
 
 /* GET /nar/...: a streamed NAR (nar-stream.c). */
 enum MHD_Result serve_nar(struct MHD_Connection *c, struct req *rq,
-			  const struct cas_target *t, bool head);
+			  const struct cas_target *t);
 
 /* PUT: called first with the headers alone (first: credentials, target,
  * staging), then for each piece of the body, and once more at its end

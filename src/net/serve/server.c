@@ -194,7 +194,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	case CAS_ROUTE_LISTING:
 		return listing(c, rq, &t);
 	case CAS_ROUTE_NAR:
-		return serve_nar(c, rq, &t, head);
+		return serve_nar(c, rq, &t);
 	}
 	return serve_error(c, rq, MHD_HTTP_NOT_FOUND, "not found");
 }
