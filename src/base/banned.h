@@ -2,10 +2,14 @@
  * Functions this project does not use, made compile errors.  Included by
  * every source file through the compiler command line (-include).
  *
- * strcpy/strcat/sprintf and friends: unbounded; strtok: hidden state;
- * atoi/strtol: no error reporting (use the checked parsers); dup: not
- * O_CLOEXEC (use fcntl F_DUPFD_CLOEXEC); gmtime/localtime/ctime/asctime:
- * static buffers; mktemp: racy.
+ * Poisoned: strcpy, strcat, sprintf, vsprintf: unbounded; strncpy,
+ * strncat: silent truncation (strncpy may leave no terminator); strtok:
+ * hidden state; atoi: no error reporting (use a checked parser); mktemp:
+ * racy; gmtime, localtime, ctime, asctime: static buffers (use the _r
+ * forms); dup: not O_CLOEXEC (use fcntl F_DUPFD_CLOEXEC).
+ *
+ * Not poisoned: strtol and its kin (strtoul, strtoull are in use: check
+ * the end pointer and errno, or use a checked parser).
  */
 #ifndef CAS_BASE_BANNED_H
 #define CAS_BASE_BANNED_H
@@ -18,6 +22,6 @@
 #include <unistd.h>
 
 #pragma GCC poison strcpy strcat strncpy strncat sprintf vsprintf strtok
-#pragma GCC poison atoi mktemp gmtime localtime ctime asctime
+#pragma GCC poison atoi mktemp gmtime localtime ctime asctime dup
 
 #endif

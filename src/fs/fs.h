@@ -3,7 +3,7 @@
  * mountpoint, as /nix/store would show it.  The only layer that includes
  * libfuse; it sees the store only through store/services.h.
  *
- * Contract (DESIGN.md "The filesystem contract"):
+ * Contract (doc/HACKING.md, "The filesystem contract"):
  *  - root (inode 1): lookup of "<nixbase32>-<name>" gives the path's root
  *    node, the stored name must equal the requested one; misses are
  *    negative entries with a short timeout (paths appear over time).

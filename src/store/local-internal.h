@@ -57,7 +57,7 @@ struct cas_local {
 	MDB_dbi dirs;
 	MDB_dbi infos;
 	MDB_dbi stamps;
-	MDB_dbi meta; /* "pathmeta": path digest(20) -> path-meta.c's record */
+	MDB_dbi meta; /* "pathmeta": digest(20) -> path-info-local.c's record */
 	bool has_stamps; /* false: read-only, from before the stamps table */
 	bool has_meta;   /* false: read-only, from before "pathmeta" */
 	bool readonly;   /* opened by a user who may not write it */

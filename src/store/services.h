@@ -13,10 +13,11 @@
  * objects are idempotent: writing an object that exists succeeds.
  *
  * Backends: "memory" (process-local, for tests and as a cache) and "local"
- * (the embedded on-disk store, store/local.h).  Several processes may use
- * one local store at once: blobs are published by no-replace rename, and
- * metadata lives in LMDB (many readers, one writer at a time, each
- * transaction atomic).  Every service is safe to call from several threads.
+ * (the embedded on-disk store: store/local-*.c and *-local.c, its format in
+ * store/local-internal.h).  Several processes may use one local store at
+ * once: blobs are published by no-replace rename, and metadata lives in
+ * LMDB (many readers, one writer at a time, each transaction atomic).
+ * Every service is safe to call from several threads.
  */
 #ifndef CAS_STORE_SERVICES_H
 #define CAS_STORE_SERVICES_H
