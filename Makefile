@@ -40,9 +40,11 @@ CFLAGS_BASE = -std=gnu17 $(OPT) -fno-strict-aliasing -pthread $(EXTRA_CFLAGS)
 LIBS = -lmicrohttpd -llmdb -lprotobuf-c -lcrypto -lcurl -llzma -lzstd -lbz2 -lz -lbrotlidec $(FUSE_LIBS) -luring -pthread
 LDFLAGS += $(EXTRA_LDFLAGS)
 
+# sanitizer builds are test builds: they carry the planted findings that
+# prove the tests see a report (src/cli/test-plant.c, tests/plant/)
 ifneq ($(SANITIZE),)
 CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-sanitize-recover=$(SANITIZE) \
-	-fno-omit-frame-pointer
+	-fno-omit-frame-pointer -DCASTORE_TEST_PLANTS
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 

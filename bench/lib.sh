@@ -30,7 +30,7 @@ mkdir -p "$WORKDIR"
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (kernel EROFS mounts, drop_caches)"
 for tool in mkfs.erofs mksquashfs squashfuse_ll fio; do
-	command -v "$tool" > /dev/null || die "$tool missing: run scripts/setup.sh"
+	command -v "$tool" > /dev/null || die "$tool missing: run scripts/setup.sh --tests"
 done
 
 URING_PARAM=/sys/module/fuse/parameters/enable_uring

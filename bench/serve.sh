@@ -6,7 +6,7 @@
 # push to a Ceph radosgw against nix copy --to file:// of the same path.
 # Lines go to stdout and $RECORD.extra.
 source "$(dirname "$0")/lib.sh"
-command -v nginx > /dev/null || die "nginx missing: run scripts/setup.sh"
+command -v nginx > /dev/null || die "nginx missing: run scripts/setup.sh --tests"
 tree=${1:-/usr/include}
 export NIX_CONFIG=$'experimental-features = nix-command\nsubstituters =\nbuild-users-group ='
 d="$WORKDIR/serve"

@@ -5,7 +5,7 @@
 # fresh chroot store, then reading the file.  The cache is written by
 # nix copy (zstd and xz, signed); both sides verify the signature.
 source "$(dirname "$0")/lib.sh"
-command -v nginx > /dev/null || die "nginx missing: run scripts/setup.sh"
+command -v nginx > /dev/null || die "nginx missing: run scripts/setup.sh --tests"
 tree=${1:-/usr/include}
 export NIX_CONFIG=$'experimental-features = nix-command\nsubstituters =\nbuild-users-group ='
 d="$WORKDIR/substitute"

@@ -20,7 +20,7 @@ RESULTS=${RESULTS:-$ROOT/bench/results-vm.txt}
 VIRTIOFSD=/usr/lib/qemu/virtiofsd
 
 [ "$(id -u)" = 0 ] || { echo "bench-vm: run as root" >&2; exit 1; }
-[ -x "$VIRTIOFSD" ] || { echo "bench-vm: $VIRTIOFSD missing: scripts/setup.sh" >&2; exit 1; }
+[ -x "$VIRTIOFSD" ] || { echo "bench-vm: $VIRTIOFSD missing: scripts/setup.sh --tests" >&2; exit 1; }
 VM_DIR="$ROOT/tests/vm"
 VM_PROBE=${VM_PROBE:-$ROOT/build/tests/guest-probe}
 source "$VM_DIR/vm.bash"

@@ -1,13 +1,25 @@
-# Tests: included by the top-level Makefile.
+# Tests: included by the top-level Makefile.  tests/README.md says what
+# each suite covers and what it costs.
 #
-#   make check             everything below, in this order
+#   make check             every suite (tests/check.sh: some side by side),
+#                          then each suite's wall time
 #   make check-unit        Criterion unit, golden and conformance tests
 #   make check-fuzz        replay every fuzz corpus through its target
 #   make check-cli         CLI tests with Nix as the oracle (bats)
 #   make check-fuse        mount tests (bats, real FUSE mounts; root)
 #   make check-net         substituters (bats, real Nix caches + nginx)
+#   make check-gc          roots, gc, delete, the cache quota
+#   make check-serve       serve, push, S3 (nginx, Ceph radosgw)
+#   make check-kernel      the kernel mount (EROFS + overlayfs)
 #   make check-hardening   damaged stores, hostile caches, abused mounts
 #   make check-vm          castore virtiofs under a real QEMU guest
+#   make check-plants      planted sanitizer findings fail the tests
+#                          (sanitizer builds only)
+#   make check-lint        bats-lint: no assertion that cannot fail
+#
+# Every suite runs through tests/run-suite.sh (the suite's time, its
+# sanitizer reports, and its preconditions: root, /dev/fuse, nginx, ...
+# are skipped with a message outside CI and fail in CI).
 
 CRITERION_LIBS := $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null || echo -lcriterion)
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
@@ -20,23 +32,53 @@ $(B)/tests/%: tests/unit/%.c tests/unit/helpers.h $(LIB)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS) $(CRITERION_LIBS)
 
-# Criterion forks a process per test; ASan/UBSan options make any report fatal.
-TEST_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp
+# Sanitizer reports have exit codes of their own, never castore's (0 ok,
+# 1 refused, 2 usage): 86 for ASan and LeakSanitizer, 87 for UBSan.  Each
+# report also goes to a file, $(SAN_DIR)/SUITE/{asan,ubsan}.PID
+# (tests/run-suite.sh sets the folder per suite and fails the suite on any
+# report, one a test swallowed included); tests/lib/common.bash reads them.
+# (GCC's UBSan beside ASan ignores log_path and writes to stderr: its
+# findings are seen by their exit code.)
+# Criterion forks a process per test and fails it on the exit code.
+SAN_DIR = $(CURDIR)/$(B)/sanitizer-reports
+SAN_EXIT_ASAN = 86
+SAN_EXIT_UBSAN = 87
+TEST_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=$(SAN_EXIT_ASAN) \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=$(SAN_EXIT_UBSAN) \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:exitcode=$(SAN_EXIT_ASAN) \
+	CASTORE_SAN_DIR=$(SAN_DIR) CASTORE_SAN_EXIT="$(SAN_EXIT_ASAN) $(SAN_EXIT_UBSAN)" \
+	SUITE_TIMES=$(CURDIR)/$(B)/suite-times
+
+# Each suite, through its runner; --needs names its preconditions.
+# USUITE: the same, with FUSE over io_uring switched on (WITH_URING).
+SUITE_ENV = $(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) BATS_LINT=$(BATS_LINT) \
+	MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture \
+	VM_PROBE=$(CURDIR)/$(B)/tests/guest-probe \
+	CASTORE_TEST_FIXTURES=$(CURDIR)/$(B)/test-fixtures
+SUITE = $(SUITE_ENV) $(CURDIR)/tests/run-suite.sh
+USUITE = $(SUITE_ENV) $(WITH_URING) $(CURDIR)/tests/run-suite.sh
+BATS ?= bats
+TEST_BINS = $(BIN) $(UNIT_BIN) $(FUZZ_REPLAY) $(B)/tests/mkfixture $(B)/tests/guest-probe
+
+# All suites (tests/check.sh runs them, in groups, and prints the times).
+# The fixtures several suites share are made once per run.
+check: all $(TEST_BINS)
+	@rm -rf $(B)/test-fixtures $(B)/suite-times
+	@$(TEST_ENV) MAKE="$(MAKE)" SANITIZE="$(SANITIZE)" B="$(B)" \
+		$(WITH_URING) tests/check.sh
 
 check-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do \
-		echo "== $$t"; $(TEST_ENV) $$t --jobs 2; \
-	done
+	@$(SUITE) unit sh -c 'set -e; for t in $(UNIT_BIN); do \
+		echo "== $$t"; $$t --jobs 2; done'
 
-check: all check-unit check-fuzz check-cli check-fuse check-net check-gc check-serve check-kernel check-hardening check-vm
-
-.PHONY: check check-unit check-fuzz check-cli check-fuse check-net check-gc check-hardening check-vm
-
-BATS ?= bats
 check-cli: all
-	$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(BATS) tests/cli
+	@$(SUITE) cli $(BATS) tests/cli
+
+# bats-lint (the project's shared tool, ../shared/tools/ beside the clone,
+# as CI lays it out): no `! cmd` that cannot fail.
+BATS_LINT ?= $(abspath $(CURDIR)/../shared/tools/bats-lint)
+check-lint:
+	@$(SUITE) --needs bats-lint bats-lint $(BATS_LINT)
 
 # Fuzz targets.  check-fuzz links each with the replay driver and runs the
 # committed corpus through it; `make fuzz` builds them with clang's
@@ -52,9 +94,8 @@ $(B)/fuzz/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-main.c tests/fuzz/fuzz.h
 	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/fuzz-main.c $(LIB) $(LIBS)
 
 check-fuzz: $(FUZZ_REPLAY)
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		$(TEST_ENV) $(B)/fuzz/replay-$$t tests/fuzz/corpus/$$t; \
-	done
+	@$(SUITE) fuzz sh -c 'set -e; for t in $(FUZZ_TARGETS); do \
+		$(B)/fuzz/replay-$$t tests/fuzz/corpus/$$t; done'
 
 fuzz:
 	$(MAKE) CC=clang B=build-fuzz OPT="-O1 -g" \
@@ -79,66 +120,105 @@ $(B)/tests/mkfixture: tests/fuse/mkfixture.c $(LIB)
 	$(Q)$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LIBS)
 
 # FUSE over io_uring is off unless the kernel's fuse module is told
-# otherwise: the mount suites turn it on for their run (tests/with-uring.sh)
-# and cover /dev/fuse with --no-uring.
+# otherwise: `make check` turns it on for the whole run (tests/with-uring.sh,
+# which fails in CI where it cannot) and covers /dev/fuse with --no-uring;
+# a single suite's target does the same for its own run.
 WITH_URING = $(CURDIR)/tests/with-uring.sh
 
-# The mount suite runs once per option set: the default (io_uring,
-# passthrough); reads served by the daemon; no OPEN round trips; and the
-# /dev/fuse paths of kernels that keep io_uring off, spliced and passed
-# through.  ("-" stands for no options.)
-FUSE_MODES = - --no-passthrough --no-open --no-uring,--no-passthrough --no-uring
-# The substituter suite: over io_uring and through /dev/fuse.
-NET_MODES = - --no-uring
+# The mount suite runs once per mode: the default (io_uring, passthrough);
+# reads served by the daemon; no OPEN round trips; and the /dev/fuse paths
+# of kernels that keep io_uring off, spliced and passed through.  A mode
+# is its options without their dashes, joined by "+".  Tests tagged
+# mode-independent (they mount with options of their own, or take none of
+# the paths a mode changes) run in the first mode only.  Under the
+# sanitizers three modes run every C path of the five: io_uring with
+# passthrough, io_uring with daemon reads and no OPEN, /dev/fuse with
+# spliced reads.
+ifeq ($(SANITIZE),)
+FUSE_MODES = default no-passthrough no-open no-uring+no-passthrough no-uring
+else
+FUSE_MODES = default no-open no-uring+no-passthrough
+endif
+# The substituter suite: over io_uring and through /dev/fuse (once under
+# the sanitizers: the transport's C paths are the mount suite's).
+ifeq ($(SANITIZE),)
+NET_MODES = default no-uring
+else
+NET_MODES = no-uring
+endif
+# mode_args MODE: the mount options of a mode, in a recipe's shell
+mode_args = $$(echo "$(1)" | sed 's/^default$$//; s/^/--/; s/+/ --/g; s/^--$$//')
 
-# Mounting needs root and /dev/fuse.  Outside CI a machine without them
-# skips (and says so); in CI (CI set) the tests run and fail instead.
 check-fuse: all $(B)/tests/mkfixture
-	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
-		echo "check-fuse: SKIPPED: mount tests need root and /dev/fuse"; \
-	else \
-		set -e; for m in $(FUSE_MODES); do \
-			args=$$(echo "$$m" | tr , ' '); [ "$$args" != - ] || args=; \
-			echo "check-fuse: mount options: $${args:-(none: io_uring, passthrough)}"; \
-			$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS="$$args" \
-				MKFIXTURE=$(CURDIR)/$(B)/tests/mkfixture $(WITH_URING) $(BATS) tests/fuse; \
-		done; \
-	fi
+	@set -e; for m in $(FUSE_MODES); do \
+		$(MAKE) --no-print-directory check-fuse-$$m \
+			FUSE_FIRST_MODE=$(firstword $(FUSE_MODES)); \
+	done
+# check-fuse-MODE: the mount suite in one mode
+check-fuse-%: all $(B)/tests/mkfixture
+	@tags=; [ "$*" = "$(or $(FUSE_FIRST_MODE),$(firstword $(FUSE_MODES)))" ] || \
+		tags="--filter-tags !mode-independent"; \
+	CASTORE_MOUNT_ARGS="$(call mode_args,$*)" $(USUITE) --needs root,fuse \
+		"fuse $*" $(BATS) $$tags tests/fuse
 
 # Substituters: real Nix writes binary caches, a real nginx (started by
-# the tests on a free loopback port) serves them; mounts need root.
+# the tests on a free loopback port) serves them.
 check-net: all
-	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || ! command -v nginx > /dev/null; }; then \
-		echo "check-net: SKIPPED: substituter tests need root, /dev/fuse and nginx"; \
-	else \
-		set -e; for m in $(NET_MODES); do \
-			args=$$(echo "$$m" | tr , ' '); [ "$$args" != - ] || args=; \
-			echo "check-net: mount options: $${args:-(none: io_uring)}"; \
-			$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) CASTORE_MOUNT_ARGS="$$args" \
-				$(WITH_URING) $(BATS) tests/net; \
-		done; \
-	fi
+	@set -e; for m in $(NET_MODES); do \
+		$(MAKE) --no-print-directory check-net-$$m; \
+	done
+check-net-%: all
+	@CASTORE_MOUNT_ARGS="$(call mode_args,$*)" $(USUITE) --needs root,fuse,nginx \
+		"net $*" $(BATS) tests/net
 
 # Roots, gc, delete and the cache quota (tests/gc), on closures Nix builds
 # and a real nginx serves; once (the quota's mount in the default mode).
 check-gc: all
-	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || ! command -v nginx > /dev/null; }; then \
-		echo "check-gc: SKIPPED: these tests need root, /dev/fuse and nginx"; \
-	else \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(WITH_URING) $(BATS) tests/gc; \
-	fi
+	@$(USUITE) --needs root,fuse,nginx gc $(BATS) tests/gc
 
 # Attacks and accidents (tests/hardening): damaged stores, hostile caches
 # served by a test server on loopback, abused mounts.  Once, in the
-# default mount mode; mounts need root.  The bit-flip test runs a third of
-# its cases under the sanitizers (each run is a process start).
+# default mount mode.  The bit-flip test runs a third of its cases under
+# the sanitizers (each run is a process start).
 check-hardening: all
-	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
-		echo "check-hardening: SKIPPED: these tests mount and need root and /dev/fuse"; \
-	else \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) FLIP_CASES=$(if $(SANITIZE),100,300) \
-			$(WITH_URING) $(BATS) tests/hardening; \
-	fi
+	@FLIP_CASES=$(if $(SANITIZE),100,300) $(USUITE) --needs root,fuse \
+		hardening $(BATS) tests/hardening
+
+# castore virtiofs seen from a real guest (tests/vm): QEMU under TCG boots
+# Debian's kernel (downloaded once into $(VM_CACHE)) with an initramfs
+# of busybox and this static probe.  The probe runs in the guest: no
+# sanitizers (they do not link statically).
+$(B)/tests/guest-probe: tests/vm/guest-probe.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)gcc -std=gnu17 -O2 -Wall -static -o $@ $<
+
+check-vm: all $(B)/tests/guest-probe
+	@$(SUITE) --needs root,qemu vm $(BATS) tests/vm
+
+# Sharing a store (tests/serve): castore serve under real Nix (substitute,
+# list, nix copy uploads), push to file://, http:// and S3 (a real Ceph
+# radosgw started by the tests), s3:// substituters.
+check-serve: all
+	@$(USUITE) --needs root,fuse,nginx,radosgw serve $(BATS) tests/serve
+
+# The kernel mount (tests/kernel): castore's EROFS image under overlayfs,
+# against the sources and the FUSE mount; needs root and a kernel with
+# EROFS and overlayfs data-only layers (Linux >= 6.5).
+check-kernel: all $(B)/tests/mkfixture
+	@$(USUITE) --needs root,fuse kernel $(BATS) tests/kernel
+
+# Planted sanitizer findings must fail the tests (tests/plant/): only a
+# sanitizer build has them.
+check-plants: all $(B)/tests/mkfixture
+ifeq ($(SANITIZE),)
+	@echo "check-plants: only in a sanitizer build (make check-plants SANITIZE=address,undefined)"
+else
+	@$(USUITE) --needs root,fuse plants tests/plant/check-plants.sh
+endif
+
+.PHONY: check check-unit check-fuzz check-cli check-lint check-fuse check-net \
+	check-gc check-hardening check-vm check-serve check-kernel check-plants
 
 bench-import: all
 	bench/import.sh
@@ -153,44 +233,3 @@ bench-vm: all $(B)/tests/guest-probe
 	VM_PROBE=$(CURDIR)/$(B)/tests/guest-probe bench/vm.sh
 
 .PHONY: bench bench-vm
-
-# castore virtiofs seen from a real guest (tests/vm): QEMU under TCG boots
-# Debian's kernel (downloaded once into $(VM_CACHE)) with an initramfs
-# of busybox and this static probe.  The probe runs in the guest: no
-# sanitizers (they do not link statically).
-$(B)/tests/guest-probe: tests/vm/guest-probe.c
-	@mkdir -p $(dir $@)
-	@echo "  CC      $<"
-	$(Q)gcc -std=gnu17 -O2 -Wall -static -o $@ $<
-
-check-vm: all $(B)/tests/guest-probe
-	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || ! command -v qemu-system-x86_64 > /dev/null; }; then \
-		echo "check-vm: SKIPPED: the VM tests need root and qemu-system-x86 (scripts/setup.sh)"; \
-	else \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) VM_PROBE=$(CURDIR)/$(B)/tests/guest-probe \
-			$(BATS) tests/vm; \
-	fi
-
-# Sharing a store (tests/serve): castore serve under real Nix (substitute,
-# list, nix copy uploads), push to file://, http:// and S3 (a real Ceph
-# radosgw started by the tests), s3:// substituters.
-check-serve: all
-	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ] || ! command -v nginx > /dev/null || ! command -v radosgw > /dev/null; }; then \
-		echo "check-serve: SKIPPED: these tests need root, /dev/fuse, nginx and radosgw (scripts/setup.sh)"; \
-	else \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(WITH_URING) $(BATS) tests/serve; \
-	fi
-
-.PHONY: check-serve
-
-# The kernel mount (tests/kernel): castore's EROFS image under overlayfs,
-# against the sources and the FUSE mount; needs root and a kernel with
-# EROFS and overlayfs data-only layers (Linux >= 6.5).
-check-kernel: all
-	@if [ -z "$$CI" ] && { [ "$$(id -u)" != 0 ] || [ ! -c /dev/fuse ]; }; then \
-		echo "check-kernel: SKIPPED: kernel mount tests need root"; \
-	else \
-		$(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) $(BATS) tests/kernel; \
-	fi
-
-.PHONY: check-kernel

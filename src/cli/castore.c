@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	static char name[] = "castore";
-	int c;
+	int c, r;
 
 	if (is_helper_name(argv[0])) {
 		cli_set_verb("mount");
@@ -129,7 +129,9 @@ int main(int argc, char **argv)
 			vargv[0] = voice;
 			cli_set_verb(verbs[i].name);
 			optind = 0; /* reset getopt for the verb */
-			return verbs[i].fn(vargc, vargv);
+			r = verbs[i].fn(vargc, vargv);
+			cli_test_plant(verbs[i].name);
+			return r;
 		}
 	}
 	if (strchr(argv[optind], '/'))

@@ -16,6 +16,13 @@
 
 #define EXIT_USAGE 2
 
+/* Test builds only (tests/plant/): with CASTORE_TEST_PLANT=SITE:KIND and
+ * site equal to SITE, commit a leak, a heap overflow or an undefined
+ * operation (KIND leak, overflow, ub) for the sanitizers to report.  Sites:
+ * each verb's name as it returns, "daemon" as a mount's daemon exits.  In
+ * other builds it does nothing. */
+void cli_test_plant(const char *site);
+
 /* The verb being run, named in messages that do not know it. */
 void cli_set_verb(const char *name);
 

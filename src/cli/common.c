@@ -40,6 +40,7 @@ void cli_log_to_syslog(void)
 	use_syslog = true;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vlog(int r, const char *fmt, va_list ap)
 {
 	if (use_syslog) {

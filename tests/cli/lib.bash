@@ -3,6 +3,8 @@
 # Each test gets its own store ($CASTORE_STORE) and work directory under
 # $BATS_TEST_TMPDIR; Nix runs offline as the oracle.
 
+source "$BATS_TEST_DIRNAME/../lib/common.bash"
+
 CASTORE="${CASTORE:-$BATS_TEST_DIRNAME/../../castore}"
 GEN_TREE="$BATS_TEST_DIRNAME/../gen-tree.py"
 GOLDEN="$BATS_TEST_DIRNAME/../golden"

@@ -1,6 +1,9 @@
 # Mount helpers for the FUSE tests (bats).  Mounts are real; every mount
 # is waited for through --ready-fd (no sleeping) and unmounted on teardown.
 
+source "$BATS_TEST_DIRNAME/../lib/common.bash"
+MOUNTS_OPEN=()
+
 CASTORE="${CASTORE:-$BATS_TEST_DIRNAME/../../castore}"
 MKFIXTURE="${MKFIXTURE:-$BATS_TEST_DIRNAME/../../build/tests/mkfixture}"
 GEN_TREE="$BATS_TEST_DIRNAME/../gen-tree.py"
@@ -10,6 +13,7 @@ export NIX_CONFIG=$'experimental-features = nix-command\nsubstituters =\nbuild-u
 # background; sets MOUNT_PID.  Fails if the mount does not become live.
 # $CASTORE_MOUNT_ARGS (words) go first: make check runs the suite once
 # more with --no-passthrough, the read path of machines without it.
+# Every mount is recorded for end_mounts.
 mount_castore() {
 	local mnt="$1" fifo line
 	shift
@@ -20,7 +24,8 @@ mount_castore() {
 	# shellcheck disable=SC2086
 	"$CASTORE" mount --ready-fd 9 ${CASTORE_MOUNT_ARGS:-} "$@" "$mnt" 9>"$fifo" 3>&- &
 	MOUNT_PID=$!
-	if ! read -r -t 20 line < "$fifo" || [ "$line" != ready ]; then
+	MOUNTS_OPEN+=("${BATS_TEST_NAME:-file} $MOUNT_PID $mnt")
+	if ! read -r -t 30 line < "$fifo" || [ "$line" != ready ]; then
 		rm -f "$fifo"
 		echo "mount of $mnt did not become ready" >&2
 		return 1
@@ -29,14 +34,49 @@ mount_castore() {
 	mountpoint -q "$mnt"
 }
 
-# unmount_castore MNT PID: fusermount3 -u, then wait for the daemon;
-# sets UNMOUNT_RC to its exit status.  (Not in $(...): a subshell cannot
-# wait for its parent's children.)
+# unmount_castore MNT PID [WANT]: unmount, wait for the daemon and judge
+# its end (tests/lib/common.bash: exit WANT, default 0, and no sanitizer
+# report); sets UNMOUNT_RC to its exit status.  (Not in $(...): a subshell
+# cannot wait for its parent's children.)
 unmount_castore() {
-	local mnt="$1" pid="$2"
+	local mnt="$1" pid="$2" i
 	UNMOUNT_RC=0
-	fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null || true
-	wait "$pid" || UNMOUNT_RC=$?
+	if ! fusermount3 -u "$mnt" 2>/dev/null && ! umount "$mnt" 2>/dev/null &&
+		kill -0 "$pid" 2>/dev/null; then
+		# busy (a test's reader still in it): SIGTERM ends a mount cleanly
+		echo "unmount of $mnt failed: ending its daemon with SIGTERM" >&2
+		kill -TERM "$pid"
+	fi
+	for i in "${!MOUNTS_OPEN[@]}"; do
+		[ "${MOUNTS_OPEN[$i]#* }" != "$pid $mnt" ] || unset "MOUNTS_OPEN[$i]"
+	done
+	wait_ended "mount daemon at $mnt" "$pid" "${3:-0}" || { UNMOUNT_RC=$ENDED_RC; return 1; }
+	UNMOUNT_RC=$ENDED_RC
+}
+
+# mount_ended PID [WANT]: a mount's daemon that the test ended itself (a
+# signal, umount): wait for it and judge its end as unmount_castore does.
+mount_ended() {
+	local i
+	for i in "${!MOUNTS_OPEN[@]}"; do
+		case "${MOUNTS_OPEN[$i]}" in *" $1 "*) unset "MOUNTS_OPEN[$i]" ;; esac
+	done
+	wait_ended "mount daemon" "$1" "${2:-0}"
+}
+
+# end_mounts: for teardown and teardown_file: ends every mount this test
+# (or, in teardown_file, setup_file) started and has not ended, judging
+# each daemon's end; fails if any ended badly.
+end_mounts() {
+	local scope="${BATS_TEST_NAME:-file}" e pid mnt rc=0
+	for e in "${MOUNTS_OPEN[@]}"; do
+		[ "${e%% *}" = "$scope" ] || continue
+		e=${e#* }
+		pid=${e%% *}
+		mnt=${e#* }
+		unmount_castore "$mnt" "$pid" || rc=1
+	done
+	return "$rc"
 }
 
 # xattr PATH NAME: the value of an extended attribute.

@@ -7,30 +7,23 @@ source "$BATS_TEST_DIRNAME/../fuse/lib.bash"
 
 # Build the test closure (top -> dep), keys and caches, and start nginx.
 # Exports TOP, DEP, PK (trusted key), WRONG_PK, F (file dir), PORT, URL.
+# The closure, keys and caches are made once per `make check` pass
+# (in $CASTORE_TEST_FIXTURES, under a lock: suites may run side by side)
+# and copied into each file's $F, which its tests may change.
 net_setup_file() {
 	export F="$BATS_FILE_TMPDIR"
-	cat > "$F/drv.nix" <<'NIX'
-let
-  dep = builtins.derivation {
-    name = "castore-subst-dep"; system = builtins.currentSystem; builder = "/bin/sh";
-    args = [ "-c" "/bin/mkdir -p $out/share; echo dep-data > $out/share/data; /bin/ln -s share/data $out/link; /bin/dd if=/dev/urandom of=$out/share/big bs=1M count=4 2>/dev/null" ];
-  };
-in builtins.derivation {
-  name = "castore-subst-top"; system = builtins.currentSystem; builder = "/bin/sh";
-  args = [ "-c" "/bin/mkdir -p $out/bin; echo ${dep} > $out/dep-path; printf '#!/bin/sh\\necho hi\\n' > $out/bin/hello; /bin/chmod +x $out/bin/hello" ];
-}
-NIX
-	TOP=$(nix-build --no-out-link "$F/drv.nix" 2>/dev/null)
+	local fixture="${CASTORE_TEST_FIXTURES:-$BATS_FILE_TMPDIR/fixtures}/net"
+	mkdir -p "$(dirname "$fixture")"
+	(
+		flock 9
+		[ -e "$fixture/done" ] || net_fixture_make "$fixture"
+	) 9> "$fixture.lock"
+	cp -a "$fixture/." "$F/"
+	TOP=$(cat "$F/top")
 	DEP=$(cat "$TOP/dep-path")
-	export TOP DEP
-	nix-store --generate-binary-cache-key test-key-1 "$F/sk" "$F/pk"
-	nix-store --generate-binary-cache-key test-key-1 "$F/wrong-sk" "$F/wrong-pk"
 	PK=$(cat "$F/pk")
 	WRONG_PK=$(cat "$F/wrong-pk")
-	export PK WRONG_PK
-	for c in xz zstd bzip2 gzip br none; do
-		nix copy --to "file://$F/cache-$c?compression=$c&secret-key=$F/sk" "$TOP" 2>/dev/null
-	done
+	export TOP DEP PK WRONG_PK
 	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	export PORT URL="http://127.0.0.1:$PORT"
 	mkdir -p "$F/ngx/logs" "$F/ngx/tmp"
@@ -53,6 +46,32 @@ NGX
 	nginx_start
 }
 
+# net_fixture_make DIR: the closure built by Nix, two keys and the six
+# signed caches of net_setup_file, in DIR ("done" last).
+net_fixture_make() {
+	local d="$1" c
+	rm -rf "$d"
+	mkdir -p "$d"
+	cat > "$d/drv.nix" <<'NIX'
+let
+  dep = builtins.derivation {
+    name = "castore-subst-dep"; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "/bin/mkdir -p $out/share; echo dep-data > $out/share/data; /bin/ln -s share/data $out/link; /bin/dd if=/dev/urandom of=$out/share/big bs=1M count=4 2>/dev/null" ];
+  };
+in builtins.derivation {
+  name = "castore-subst-top"; system = builtins.currentSystem; builder = "/bin/sh";
+  args = [ "-c" "/bin/mkdir -p $out/bin; echo ${dep} > $out/dep-path; printf '#!/bin/sh\\necho hi\\n' > $out/bin/hello; /bin/chmod +x $out/bin/hello" ];
+}
+NIX
+	nix-build --no-out-link "$d/drv.nix" > "$d/top" 2>/dev/null
+	nix-store --generate-binary-cache-key test-key-1 "$d/sk" "$d/pk"
+	nix-store --generate-binary-cache-key test-key-1 "$d/wrong-sk" "$d/wrong-pk"
+	for c in xz zstd bzip2 gzip br none; do
+		nix copy --to "file://$d/cache-$c?compression=$c&secret-key=$d/sk" "$(cat "$d/top")" 2>/dev/null
+	done
+	touch "$d/done"
+}
+
 nginx_start() {
 	nginx -c "$F/ngx/nginx.conf" -p "$F/ngx"
 }
@@ -73,8 +92,19 @@ store_is_empty() {
 	objs=$(find "$CASTORE_STORE/blobs" -type f ! -path "$CASTORE_STORE/blobs/tmp/*" 2>/dev/null | wc -l)
 	[ "$objs" -eq 0 ] || { echo "store has $objs blobs"; return 1; }
 	[ -z "$(find "$CASTORE_STORE/blobs/tmp" -type f 2>/dev/null)" ] || { echo "temp files left"; return 1; }
-	! "$CASTORE" path-info "$TOP" > /dev/null 2>&1
-	! "$CASTORE" path-info "$DEP" > /dev/null 2>&1
+	not_stored "$TOP"
+	not_stored "$DEP"
+}
+
+# not_stored PATH: castore path-info refuses PATH, exactly as it refuses a
+# path not in the store (exit 1), or a store that was never made.
+not_stored() {
+	local out rc=0
+	out=$("$CASTORE" path-info "$1" 2>&1) || rc=$?
+	if [ "$rc" -ne 1 ] || [[ "$out" != *"is not in the store"* && "$out" != *"no store at"* ]]; then
+		echo "path-info $1: exit $rc, '$out': expected 1, not in the store"
+		return 1
+	fi
 }
 
 # A copy of a cache to damage: prints its directory name under $F.
