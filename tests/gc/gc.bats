@@ -33,6 +33,32 @@ printed_paths() {
 	echo "$1" | grep '^/nix/store/' | sort || true
 }
 
+# The lastAccess of a store path (whole seconds), and its NAR size.
+last_access() {
+	"$CASTORE" path-info --json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["lastAccess"])'
+}
+nar_size() {
+	"$CASTORE" path-info --json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["narSize"])'
+}
+
+# clock_past SECONDS: the clock has passed that second.
+clock_past() {
+	[ "$(date +%s)" -gt "$1" ]
+}
+
+# store_flock PID MODE held|waiting: /proc/locks shows PID holding (or
+# waiting for) a flock of the store's gc.lock in MODE (READ: imports and
+# lookups; WRITE: gc).
+store_flock() {
+	local ino
+	ino=$(stat -c %i "$CASTORE_STORE/gc.lock" 2>/dev/null) || return 1
+	awk -v pid="$1" -v mode="$2" -v want="$3" -v ino="$ino" '
+		{ w = ($2 == "->"); o = w ? 1 : 0 }
+		$(2 + o) == "FLOCK" && $(4 + o) == mode && $(5 + o) == pid &&
+			$(6 + o) ~ (":" ino "$") && w == (want == "waiting") { found = 1 }
+		END { exit !found }' /proc/locks
+}
+
 # A tree of n small files (one of them given content), and its store path.
 make_tree() {
 	local dir="$1" n="$2" shared="${3:-}" i
@@ -63,7 +89,9 @@ make_tree() {
 	run "$CASTORE" gc
 	[ "$status" -eq 0 ]
 	[ "$(printed_paths "$output")" = "$junk" ]
-	! "$CASTORE" path-info "$junk" 2>/dev/null
+	run "$CASTORE" path-info "$junk"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$junk' is not in the store"* ]]
 	for p in "$TOP" "$DEP"; do
 		"$CASTORE" export "$p" | cmp - <(nix-store --dump "$p")
 	done
@@ -96,28 +124,59 @@ make_tree() {
 	[[ "$output" == *"(1 directory, 30 blobs)"* ]]
 	"$CASTORE" export "$kept" | cmp - <(nix-store --dump "$WORK/kept")
 	"$CASTORE" cat "$kept/shared" | grep -qx "common content"
-	! "$CASTORE" path-info "$gone" 2>/dev/null
+	run "$CASTORE" path-info "$gone"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$gone' is not in the store"* ]]
 	run "$CASTORE" verify
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"(0 unreferenced)"* ]]
 }
 
 @test "gc --max-freed stops early, least recently used first" {
-	for i in 1 2 3; do
+	local p=() used=() i
+	# four unrooted paths of one size, used in a known order, each in a
+	# second of its own (last uses are kept in whole seconds): imported
+	# t1 to t4, then t1 read through a mount, so the least recently
+	# used first is t2, t3, t4, t1 (not the order of import)
+	for i in 1 2 3 4; do
 		make_tree "$WORK/t$i" 4
-		"$CASTORE" import --no-root "$WORK/t$i" > "$WORK/p$i"
+		p[i]=$("$CASTORE" import --no-root "$WORK/t$i")
+		used[i]=$(last_access "${p[i]}")
+		wait_for 10 "the clock to pass second ${used[i]}" clock_past "${used[i]}"
 	done
+	MNT="$BATS_TEST_TMPDIR/mnt"
+	mount_castore "$MNT"
+	cmp "$MNT/${p[1]#/nix/store/}/f1" "$WORK/t1/f1"
+	unmount_castore "$MNT" "$MOUNT_PID"
+	# the mount wrote t1's use as it ended
+	used[1]=$(last_access "${p[1]}")
+	echo "last uses: ${used[*]}"
+	[ "${used[2]}" -lt "${used[3]}" ]
+	[ "${used[3]}" -lt "${used[4]}" ]
+	[ "${used[4]}" -lt "${used[1]}" ]
+	size=$(nar_size "${p[3]}")
+	for i in 1 2 4; do [ "$(nar_size "${p[i]}")" -eq "$size" ]; done
+	# one byte: the least recently used path alone
 	run "$CASTORE" gc --max-freed 1
 	[ "$status" -eq 0 ]
-	[ "$(printed_paths "$output" | wc -l)" -eq 1 ]
+	[ "$(printed_paths "$output")" = "${p[2]}" ]
+	[[ "$output" == *"1 store path deleted, "* ]]
+	# one byte more than a path: the next two, and not the last used
+	run "$CASTORE" gc --max-freed $((size + 1))
+	[ "$status" -eq 0 ]
+	[ "$(printed_paths "$output")" = "$(printf '%s\n' "${p[3]}" "${p[4]}" | sort)" ]
+	[[ "$output" == *"2 store paths deleted, "* ]]
 	run "$CASTORE" path-info --all
-	[ "$(printed_paths "$output" | wc -l)" -eq 2 ]
-	run "$CASTORE" gc --max-freed 1K
-	[ "$(printed_paths "$output" | wc -l)" -ge 1 ]
+	[ "$(printed_paths "$output")" = "${p[1]}" ]
+	run "$CASTORE" verify
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(0 unreferenced)"* ]]
 	run "$CASTORE" gc --max-freed 0
 	[ "$status" -eq 2 ]
+	[[ "$output" == *"--max-freed takes a size above 0"* ]]
 	run "$CASTORE" gc --max-freed 12Q
 	[ "$status" -eq 2 ]
+	[[ "$output" == *"--max-freed takes a size above 0"* ]]
 }
 
 @test "delete refuses a referenced path, naming the referrer, and a root; deletes what only the path reaches" {
@@ -219,25 +278,24 @@ PY
 	mkfifo "$WORK/fifo"
 	"$CASTORE" import-nar --name held < "$WORK/fifo" > "$WORK/held.out" 3>&- &
 	imp=$!
-	# the NAR's first bytes, then the rest once told to (or after 20 s,
-	# so that nothing hangs should the test fail)
+	# the NAR's first bytes, then the rest once told to (or after 60 s,
+	# so that nothing hangs should the test fail before it tells)
 	(
 		head -c 100 "$WORK/a.nar"
-		for _ in $(seq 1 200); do [ -e "$WORK/go" ] && break; sleep 0.1; done
+		for _ in $(seq 1 600); do [ -e "$WORK/go" ] && break; sleep 0.1; done
 		tail -c +101 "$WORK/a.nar"
 	) > "$WORK/fifo" 3>&- &
-	sleep 0.3
+	# the import holds the store's lock, shared, while it reads the NAR
+	wait_for 30 "import-nar to hold the store's lock" store_flock "$imp" READ held
 	"$CASTORE" gc > "$WORK/gc.out" 2> "$WORK/gc.err" 3>&- &
 	gcpid=$!
-	sleep 1
-	# still waiting, and it said why
-	busy=0
-	kill -0 "$gcpid" && busy=1
-	touch "$WORK/go"
-	wait "$imp"
-	wait "$gcpid"
-	[ "$busy" -eq 1 ]
+	# gc asks for it exclusively and waits; it said why before it did
+	wait_for 30 "gc to wait for the store's lock" store_flock "$gcpid" WRITE waiting
 	grep -q "waiting for running imports" "$WORK/gc.err"
+	kill -0 "$gcpid"
+	touch "$WORK/go"
+	wait_ended "import-nar" "$imp"
+	wait_ended "gc" "$gcpid"
 	grep -q "^1 store path deleted" "$WORK/gc.out"
 	"$CASTORE" export "$(cat "$WORK/held.out")" | cmp - "$WORK/a.nar"
 }
@@ -252,9 +310,18 @@ PY
 		done
 		"$CASTORE" gc > /dev/null 3>&- &
 		pid=$!
+		# the delay only picks where the kill lands: every point must
+		# leave a store that verifies
 		sleep "$delay"
 		kill -9 "$pid" 2>/dev/null || true
-		wait "$pid" || true
+		rc=0
+		wait "$pid" || rc=$?
+		# killed (137), or done before the kill came (0); in both cases
+		# without a sanitizer's report
+		case $rc in
+		0 | 137) ended_ok "gc killed after $delay s" "$pid" "$rc" "$rc" ;;
+		*) echo "gc killed after $delay s: exit $rc"; false ;;
+		esac
 		run "$CASTORE" verify
 		echo "$output" | tail -1 >&3
 		[ "$status" -eq 0 ]
@@ -282,7 +349,6 @@ PY
 	# TOP is substituted again on its lookup
 	cmp "$MNT/${TOP#/nix/store/}/bin/hello" "$TOP/bin/hello"
 	unmount_castore "$MNT" "$MOUNT_PID"
-	[ "$UNMOUNT_RC" -eq 0 ]
 	# the mount is gone, and so are its temporary roots
 	run "$CASTORE" gc
 	[ "$(printed_paths "$output")" = "$(printf '%s\n' "$DEP" "$TOP" | sort)" ]

@@ -6,8 +6,10 @@ usage: flip-meta.py CASTORE STORE STORE_PATH CASES SEED
 Each case writes STORE's meta.lmdb with 1 to 8 bits flipped, most of them
 in page headers and pointer arrays (where LMDB itself would fault), and
 runs verify, path-info and ls on the store; the original file is put back
-at the end.  Prints a summary; exits 1 if any run died by a signal,
-naming the verb and case.
+at the end.  Each run must end in 0 (ok) or 1 (refused, or problems
+found, saying what): a signal, a sanitizer's exit code (86, 87), a usage
+error (2) or a silent refusal counts as a run that died.  Prints a
+summary; exits 1 if any run died, naming the verb and case.
 """
 import os
 import random
@@ -32,14 +34,16 @@ for case in range(int(cases)):
     for verb in (["verify"], ["path-info", path], ["ls", path]):
         p = subprocess.run([castore, "--store", store] + verb,
                            capture_output=True, timeout=60)
-        if p.returncode < 0 or p.returncode > 2:
+        err = p.stderr.decode(errors="replace")
+        said = (p.stdout + p.stderr).decode(errors="replace").strip()
+        if p.returncode == 0:
+            ok += 1
+        elif p.returncode == 1 and said:
+            refused += 1
+        else:
             signals += 1
             print(f"case {case}: {verb[0]} died: status {p.returncode}: "
-                  f"{p.stderr.decode(errors='replace')[-300:]}")
-        elif p.returncode == 0:
-            ok += 1
-        else:
-            refused += 1
+                  f"{err[-300:]}")
 with open(meta, "wb") as f:
     f.write(orig)
 print(f"{cases} damaged copies: {ok} runs succeeded, {refused} failed "

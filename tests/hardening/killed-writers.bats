@@ -19,16 +19,28 @@ temp_files() {
 	find "$CASTORE_STORE/blobs/tmp" -mindepth 2 -maxdepth 2 -type f ! -path '*/writers/*' | wc -l
 }
 
+has_temp_files() {
+	[ "$(temp_files)" -gt 0 ]
+}
+
+# process_state PID: its state letter in /proc (R, S, D, T, Z...).
+process_state() {
+	sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1
+}
+
+is_stopped() {
+	[ "$(process_state "$1")" = T ]
+}
+
 # start_import: an import of $BIG in the background, stopped (SIGSTOP)
-# once it has temp files; sets PID
+# once it has temp files, and seen stopped, not ended; sets PID
 start_import() {
-	"$CASTORE" import "$BIG" > /dev/null 2>&1 &
+	"$CASTORE" import "$BIG" > /dev/null 2>&1 3>&- &
 	PID=$!
-	for _ in $(seq 1 400); do
-		[ "$(temp_files)" -gt 0 ] && break
-		sleep 0.01
-	done
+	wait_for 60 "the import's first temp files" has_temp_files
 	kill -STOP "$PID"
+	wait_for 20 "the import to stop" is_stopped "$PID" ||
+		{ echo "import: state $(process_state "$PID")"; return 1; }
 	[ "$(temp_files)" -gt 0 ]
 }
 
@@ -41,7 +53,7 @@ start_import() {
 	[[ "$output" != *"temporary file"* ]]
 	[ "$(temp_files)" -ge "$n" ]
 	kill -9 "$PID"
-	wait "$PID" || true
+	wait_ended "import killed while stopped" "$PID" 137
 	n=$(temp_files)
 	[ "$n" -gt 0 ]
 	run "$CASTORE" verify
@@ -55,7 +67,7 @@ start_import() {
 @test "the next import sweeps a killed import's files; a resumed one completes" {
 	start_import
 	kill -9 "$PID"
-	wait "$PID" || true
+	wait_ended "import killed while stopped" "$PID" 137
 	[ "$(temp_files)" -gt 0 ]
 	printf 'x' > "$BATS_TEST_TMPDIR/one"
 	"$CASTORE" import "$BATS_TEST_TMPDIR/one" > /dev/null
@@ -65,7 +77,7 @@ start_import() {
 	"$CASTORE" import "$BATS_TEST_TMPDIR/one" > /dev/null
 	[ "$(temp_files)" -gt 0 ]
 	kill -CONT "$PID"
-	wait "$PID"
+	wait_ended "resumed import" "$PID"
 	run "$CASTORE" verify
 	[ "$status" = 0 ]
 	[ "$(temp_files)" = 0 ]
