@@ -60,6 +60,10 @@ USUITE = $(SUITE_ENV) $(WITH_URING) $(CURDIR)/tests/run-suite.sh
 BATS ?= bats
 TEST_BINS = $(BIN) $(UNIT_BIN) $(FUZZ_REPLAY) $(B)/tests/mkfixture $(B)/tests/guest-probe
 
+# What the suites run, built ahead (.ci/run builds the sanitizer pass's
+# while the first pass runs).
+check-bins: $(TEST_BINS)
+
 # All suites (tests/check.sh runs them, in groups, and prints the times).
 # The fixtures several suites share are made once per run.
 check: all $(TEST_BINS)
@@ -128,9 +132,11 @@ WITH_URING = $(CURDIR)/tests/with-uring.sh
 # The mount suite runs once per mode: the default (io_uring, passthrough);
 # reads served by the daemon; no OPEN round trips; and the /dev/fuse paths
 # of kernels that keep io_uring off, spliced and passed through.  A mode
-# is its options without their dashes, joined by "+".  Tests tagged
-# mode-independent (they mount with options of their own, or take none of
-# the paths a mode changes) run in the first mode only.  Under the
+# is its options without their dashes, joined by "+".  Two tags spare
+# what a mode would only repeat: "mode-independent" tests (they mount with
+# options of their own) run in the first mode only; "no-reads" tests (they
+# read no file through the mount, so only the transport matters to them)
+# in the first mode and in the first /dev/fuse mode.  Under the
 # sanitizers three modes run every C path of the five: io_uring with
 # passthrough, io_uring with daemon reads and no OPEN, /dev/fuse with
 # spliced reads.
@@ -139,6 +145,10 @@ FUSE_MODES = default no-passthrough no-open no-uring+no-passthrough no-uring
 else
 FUSE_MODES = default no-open no-uring+no-passthrough
 endif
+FUSE_FIRST_MODE = $(firstword $(FUSE_MODES))
+FUSE_FIRST_DEVFUSE_MODE = $(firstword $(filter no-uring%,$(FUSE_MODES)))
+# fuse_tags MODE: bats' tag filter for a mode
+fuse_tags = $(if $(filter $(1),$(FUSE_FIRST_MODE)),,$(if $(filter $(1),$(FUSE_FIRST_DEVFUSE_MODE)),--filter-tags !mode-independent,--filter-tags !mode-independent,!no-reads))
 # The substituter suite: over io_uring and through /dev/fuse (once under
 # the sanitizers: the transport's C paths are the mount suite's).
 ifeq ($(SANITIZE),)
@@ -151,18 +161,13 @@ mode_args = $$(echo "$(1)" | sed 's/^default$$//; s/^/--/; s/+/ --/g; s/^--$$//'
 
 check-fuse: all $(B)/tests/mkfixture
 	@set -e; for m in $(FUSE_MODES); do \
-		$(MAKE) --no-print-directory check-fuse-$$m \
-			FUSE_FIRST_MODE=$(firstword $(FUSE_MODES)); \
+		$(MAKE) --no-print-directory check-fuse-$$m; \
 	done
 # check-fuse-MODE: the mount suite in one mode
 check-fuse-%: all $(B)/tests/mkfixture
-	@tags=; [ "$*" = "$(or $(FUSE_FIRST_MODE),$(firstword $(FUSE_MODES)))" ] || \
-		tags="--filter-tags !mode-independent"; \
-	CASTORE_MOUNT_ARGS="$(call mode_args,$*)" $(USUITE) --needs root,fuse \
-		"fuse $*" $(BATS) $$tags tests/fuse
+	@CASTORE_MOUNT_ARGS="$(call mode_args,$*)" $(USUITE) --needs root,fuse \
+		"fuse $*" $(BATS) $(call fuse_tags,$*) tests/fuse
 
-# Substituters: real Nix writes binary caches, a real nginx (started by
-# the tests on a free loopback port) serves them.
 check-net: all
 	@set -e; for m in $(NET_MODES); do \
 		$(MAKE) --no-print-directory check-net-$$m; \
@@ -217,7 +222,7 @@ else
 	@$(USUITE) --needs root,fuse plants tests/plant/check-plants.sh
 endif
 
-.PHONY: check check-unit check-fuzz check-cli check-lint check-fuse check-net \
+.PHONY: check check-bins check-unit check-fuzz check-cli check-lint check-fuse check-net \
 	check-gc check-hardening check-vm check-serve check-kernel check-plants
 
 bench-import: all
