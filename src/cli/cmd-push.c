@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"                   netrc-file)\n"
 		"  --connect-timeout S, --stall-timeout S  (default 10, 30)\n"
 		"  -q, --quiet      no line per path\n\n"
-		"Exit status: 0 all pushed or already there, 1 a path failed.\n");
+		"Exit status: 0 all pushed or already there, 1 a path failed or the\n"
+		"cache could not be reached (nothing is counted then), 2 usage.\n");
 }
 
 static int add_copy(const struct cas_path_info *pi,
@@ -251,7 +252,8 @@ int cmd_push(int argc, char **argv)
 	r = cas_push(s, w, ps.v, ps.n, &o, &res, why, sizeof(why));
 	if (rp.tty)
 		fputs("\r\033[K", stderr);
-	if (r < 0 && r != -EIO) {
+	if (r < 0) {
+		/* nothing was tried: no summary that could read as success */
 		log_error("push: %s: %s", to, why[0] ? why : strerror(-r));
 		goto out;
 	}

@@ -410,7 +410,6 @@ int cas_push(struct cas_store *s, struct cas_cache_writer *w,
 		for (unsigned k = 1; k <= started; k++)
 			pthread_join(wk[k].thread, NULL);
 		*ret = p.res;
-		r = p.res.failed ? -EIO : 0;
 	}
 	for (unsigned k = 1; wk && k < jobs; k++)
 		cas_cache_writer_free(wk[k].w);

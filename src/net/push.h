@@ -49,10 +49,11 @@ struct cas_push_result {
 /*
  * Push the n paths pis[] (owned by the caller, any order) from store s
  * through writer w (used by one worker; others use clones).  Makes the
- * cache (cas_cache_init) and its nix-cache-info first.  0 when every path
- * was pushed or skipped; -EIO when some failed (on_path said which and
- * why; a referrer of a failed path fails too); or -errno of the cache's
- * set-up (why, whylen bytes, says what).
+ * cache (cas_cache_init) and its nix-cache-info first.  0 once every path
+ * was tried, with *ret counting those pushed, skipped and failed (on_path
+ * said which and why; a referrer of a failed path fails too); or -errno
+ * when the push could not start: the cache's set-up failed (a cache that
+ * cannot be reached, say; why, whylen bytes, says what), or memory.
  */
 int cas_push(struct cas_store *s, struct cas_cache_writer *w,
 	     const struct cas_path_info *pis, size_t n,

@@ -64,8 +64,13 @@ teardown() {
 	run "$CASTORE" push -r --to "$SERVE_URL" "$TOP"
 	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"HTTP status 401"* ]]
-	[[ "$output" == *"2 failed"* || "$output" == *"401"* ]]
+	[[ "$output" == *"$DEP: PUT $SERVE_URL/nar/"*": HTTP status 401: uploads need credentials"* ]]
+	[[ "$output" == *"$TOP: a path it references failed"* ]]
+	[[ "$output" == *"0 paths pushed (0.0 MiB), 0 already in the cache, 2 failed"* ]]
+	# and nothing was stored
+	run env CASTORE_STORE="$WORK/up" "$CASTORE" path-info --all
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
 	run "$CASTORE" push -r -j 2 --netrc-file "$F/netrc" --to "$SERVE_URL?compression=zstd" "$TOP"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -78,8 +83,24 @@ teardown() {
 	serve_stop
 	serve_start "$WORK/up2" "$WORK/serve2.log" --upload-credentials "$F/creds" --trusted-public-key "$WRONG_PK"
 	run "$CASTORE" push --netrc-file "$F/netrc" --to "$SERVE_URL?secret-key=$WORK/other-sk" "$DEP"
+	echo "$output"
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"403"* ]]
+	[[ "$output" == *"$DEP: PUT $SERVE_URL/$(hash_of "$DEP").narinfo: HTTP status 403: "*"no valid signature by a trusted key"* ]]
+	[[ "$output" == *"0 paths pushed (0.0 MiB), 0 already in the cache, 1 failed"* ]]
+	run env CASTORE_STORE="$WORK/up2" "$CASTORE" path-info --all
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "push to a cache that cannot be reached: exit 1, says why, nothing counted as pushed" {
+	# a port nothing listens on any more: castore serve's, once stopped
+	serve_start "$WORK/gone" "$WORK/serve.log"
+	serve_stop
+	run "$CASTORE" push -r --to "$SERVE_URL" "$TOP"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$SERVE_URL"* ]]
+	[[ "$output" != *"0 paths pushed (0.0 MiB), 0 already in the cache, 0 failed"* ]]
 }
 
 @test "push: a corrupt blob fails its path and its referrers, and no narinfo of them is written" {
