@@ -6,30 +6,53 @@ source "$BATS_TEST_DIRNAME/../net/lib.bash"
 
 # serve_start STORE LOG [serve options...]: castore serve on 127.0.0.1
 # (any free port) in the background; sets SERVE_PID and SERVE_URL once it
-# listens.
+# says it listens.  Fails, with its log, if it ends first or does not
+# listen within $SERVE_START_SECONDS (default 60).
 serve_start() {
-	local store="$1" log="$2" i
+	local store="$1" log="$2" deadline
 	shift 2
+	: > "$log"
 	CASTORE_STORE="$store" "$CASTORE" serve --listen 127.0.0.1:0 "$@" 2> "$log" 3>&- &
 	SERVE_PID=$!
-	for i in $(seq 1 100); do
+	deadline=$(( $(date +%s) + ${SERVE_START_SECONDS:-60} ))
+	while :; do
 		SERVE_URL=$(sed -n 's/^castore serve: listening on \(http[^ ]*\).*/\1/p' "$log")
-		[ -n "$SERVE_URL" ] && return 0
-		kill -0 "$SERVE_PID" 2>/dev/null || break
+		[ -z "$SERVE_URL" ] || return 0
+		if ! kill -0 "$SERVE_PID" 2>/dev/null; then
+			echo "castore serve ended before it listened:" >&2
+			break
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			echo "castore serve did not listen within ${SERVE_START_SECONDS:-60} s:" >&2
+			break
+		fi
 		sleep 0.05
 	done
-	echo "castore serve did not start:" >&2
 	cat "$log" >&2
 	return 1
 }
 
-# serve_stop: SIGTERM, and wait; sets SERVE_RC to its exit status.
+# serve_stop: SIGTERM, wait, and judge its end (tests/lib/common.bash):
+# castore serve exits 0 on SIGTERM and leaves no sanitizer report; fails
+# otherwise.  Sets SERVE_RC to its exit status.
 serve_stop() {
+	local pid="${SERVE_PID:-}"
 	SERVE_RC=0
-	[ -n "${SERVE_PID:-}" ] || return 0
-	kill -TERM "$SERVE_PID" 2>/dev/null || true
-	wait "$SERVE_PID" || SERVE_RC=$?
+	[ -n "$pid" ] || return 0
 	SERVE_PID=
+	kill -TERM "$pid" 2>/dev/null || true
+	# (and on, should a failed test have left it stopped)
+	kill -CONT "$pid" 2>/dev/null || true
+	wait_ended "castore serve" "$pid" 0 || { SERVE_RC=$ENDED_RC; return 1; }
+	SERVE_RC=$ENDED_RC
+}
+
+# serve_killed: castore serve was sent SIGKILL by the test: wait for it
+# (exit 137) and judge its end as serve_stop does.
+serve_killed() {
+	local pid="$SERVE_PID"
+	SERVE_PID=
+	wait_ended "castore serve (SIGKILLed)" "$pid" 137
 }
 
 # A store holding the closure, fetched from the signed xz cache.

@@ -57,6 +57,17 @@ nar_url_of() {
 	sed -n 's/^URL: //p' "$(narinfo_of "$1" "$2")"
 }
 
+# logged LOG PATTERN: castore serve logged a request matching PATTERN (a
+# request is logged once it has ended and what it staged is cleared).
+logged() {
+	grep -q -- "$2" "$1"
+}
+
+# upload_staging: an upload is being received (its staged file has bytes).
+upload_staging() {
+	[ -n "$(find "$UP_STORE/uploads" -name '.put.*' -size +0 2>/dev/null)" ]
+}
+
 @test "nix copy uploads the closure with netrc credentials; it is stored whole, rooted, and served back" {
 	run nix copy --option netrc-file "$F/netrc" --to "$SERVE_URL?secret-key=$F/sk" "$TOP"
 	echo "$output"
@@ -151,6 +162,10 @@ s.sendall(("PUT /%s HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n"
            "Content-Length: 1000\r\n\r\n" % (sys.argv[2], sys.argv[3])).encode() + b"x" * 500)
 s.close()
 PY
+	# (the server logs the request once it has ended)
+	wait_for 30 "the server to log the cut PUT" \
+		logged "$WORK/serve.log" "PUT /$nar [0-9]* 500 bytes in (\(aborted\|client gone\))" ||
+		{ cat "$WORK/serve.log"; false; }
 	# a narinfo with more bytes than declared: the extra is a bad request
 	ni=$(narinfo_of up-src "$DEP")
 	n=$(stat -c %s "$ni")
@@ -161,7 +176,7 @@ import socket, sys, time
 host, port = sys.argv[1].split("//")[1].rsplit(":", 1)
 s = socket.create_connection((host, int(port)))
 s.sendall(open(sys.argv[2], "rb").read())
-s.settimeout(5)
+s.settimeout(30)  # a bound for a failure: the server closes after its reply
 data = b""
 try:
     while True:
@@ -184,34 +199,81 @@ PY
 	serve_start "$UP_STORE" "$WORK/serve2.log" --upload-credentials "$F/creds" \
 		--trusted-public-key "$PK" --max-upload 1000
 	[ "$(put "$F/up-src/$nar" "$nar")" = 413 ]
-	sleep 0.2
+	# once the server has logged it, the refused upload left nothing
+	wait_for 30 "the server to log the refused PUT" logged "$WORK/serve2.log" "PUT /$nar 413 " ||
+		{ cat "$WORK/serve2.log"; false; }
 	up_store_is_empty
-	grep -q 'aborted\|client gone' "$WORK/serve.log"
 }
 
 @test "a path appears only once whole: an upload killed mid-NAR, then a server killed, leave nothing visible" {
 	nar=$(nar_url_of up-src "$DEP")
-	# a slow upload, cut after a second
-	timeout 1 curl -s -u alice:s3cret-1 --limit-rate 200k -T "$F/up-src/$nar" "$SERVE_URL/$nar" || true
-	up_store_is_empty
-	# SIGKILL of the server during an import: nothing half-made is seen
-	[ "$(put "$F/up-src/$nar" "$nar")" = 200 ]
-	curl -s -u alice:s3cret-1 -T "$(narinfo_of up-src "$DEP")" "$SERVE_URL/$(hash_of "$DEP").narinfo" > /dev/null &
+	# a slow upload (4 MiB at 200 KiB/s), cut once the server is staging it
+	curl -s -u alice:s3cret-1 --limit-rate 200k -T "$F/up-src/$nar" "$SERVE_URL/$nar" > /dev/null 3>&- &
 	cpid=$!
-	sleep 0.05
-	kill -9 "$SERVE_PID"
-	wait "$SERVE_PID" || true
-	SERVE_PID=
+	wait_for 60 "the server to stage the upload" upload_staging
+	kill "$cpid"
 	wait "$cpid" || true
-	# the path is there whole, or not at all
-	if CASTORE_STORE="$UP_STORE" "$CASTORE" path-info "$DEP" > /dev/null 2>&1; then
-		CASTORE_STORE="$UP_STORE" "$CASTORE" export "$DEP" | cmp - <(nix-store --dump "$DEP")
-	fi
+	wait_for 30 "the server to log the cut upload" \
+		logged "$WORK/serve.log" "PUT /$nar [0-9]* [0-9]* bytes in (\(aborted\|client gone\))" ||
+		{ cat "$WORK/serve.log"; false; }
+	up_store_is_empty
+	# SIGKILL of the server during an import (its narinfo's PUT): caught
+	# with the staged NAR open and the store's temp files in use, and
+	# stopped there
+	[ "$(put "$F/up-src/$nar" "$nar")" = 200 ]
+	python3 - "$SERVE_PID" "$UP_STORE" > "$WORK/caught" 3>&- <<'PY' &
+import os, signal, sys, time
+pid, store = int(sys.argv[1]), os.path.realpath(sys.argv[2])
+print("watching", flush=True)
+deadline = time.time() + 120
+while time.time() < deadline:
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        break
+    targets = []
+    for fd in fds:
+        try:
+            targets.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+    nar = [t for t in targets if t.startswith(store + "/uploads/") and "/nar/" in t and "/.put." not in t]
+    tmp = [t for t in targets if t.startswith(store + "/blobs/tmp/")]
+    if nar and tmp:
+        os.kill(pid, signal.SIGSTOP)
+        print("\n".join(["caught"] + nar + tmp), flush=True)
+        sys.exit(0)
+print("never caught", flush=True)
+sys.exit(1)
+PY
+	watcher=$!
+	wait_for 30 "the watcher to start" grep -q watching "$WORK/caught"
+	curl -s -u alice:s3cret-1 -T "$(narinfo_of up-src "$DEP")" "$SERVE_URL/$(hash_of "$DEP").narinfo" > /dev/null 3>&- &
+	cpid=$!
+	wait "$watcher" || { cat "$WORK/caught"; echo "the import was never seen under way"; false; }
+	cat "$WORK/caught"
+	# stopped mid-import: what the store shows then, and the kill
+	run env CASTORE_STORE="$UP_STORE" "$CASTORE" path-info "$DEP"
+	kill -9 "$SERVE_PID"
+	serve_killed
+	wait "$cpid" || true
+	# the path was not there yet
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not in the store"* ]]
+	# nothing half-made is seen: the path is not there, the store verifies
+	run env CASTORE_STORE="$UP_STORE" "$CASTORE" path-info "$DEP"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not in the store"* ]]
 	CASTORE_STORE="$UP_STORE" "$CASTORE" verify
 	# the next server clears the dead one's staged files
+	[ "$(find "$UP_STORE/uploads" -type f | wc -l)" -gt 0 ]
 	serve_start "$UP_STORE" "$WORK/serve3.log" --upload-credentials "$F/creds" \
 		--trusted-public-key "$PK"
 	[ "$(find "$UP_STORE/uploads" -type f | wc -l)" -eq 0 ]
+	# and the upload, sent again, is taken whole
+	[ "$(put_pair "$F/up-src/$nar" "$nar" "$(narinfo_of up-src "$DEP")" "$DEP")" = 200 ]
+	CASTORE_STORE="$UP_STORE" "$CASTORE" export "$DEP" | cmp - <(nix-store --dump "$DEP")
 }
 
 @test "a cache without --upload-credentials takes no upload" {

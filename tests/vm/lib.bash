@@ -6,9 +6,11 @@ VM_PROBE="${VM_PROBE:-$BATS_TEST_DIRNAME/../../build/tests/guest-probe}"
 GEN_TREE="$BATS_TEST_DIRNAME/../gen-tree.py"
 WALK="$BATS_TEST_DIRNAME/walk.py"
 source "$BATS_TEST_DIRNAME/vm.bash"
+source "$BATS_TEST_DIRNAME/../lib/common.bash"
 
 # start_daemon SOCKET [OPTIONS...]: castore virtiofs in the background,
-# waited for through --ready-fd; sets DAEMON_PID.  Its stderr goes to
+# waited for through --ready-fd (a daemon that ends first closes it: no
+# waiting out the bound); sets DAEMON_PID.  Its stderr goes to
 # $DAEMON_LOG.
 start_daemon() {
 	local sock="$1" fifo line
@@ -18,29 +20,43 @@ start_daemon() {
 	"$CASTORE" virtiofs --socket-path "$sock" --ready-fd 9 "$@" \
 		9>"$fifo" 3>&- 2>>"$DAEMON_LOG" &
 	DAEMON_PID=$!
-	if ! read -r -t 20 line < "$fifo" || [ "$line" != ready ]; then
+	if ! read -r -t 60 line < "$fifo" || [ "$line" != ready ]; then
 		rm -f "$fifo"
-		echo "castore virtiofs on $sock did not become ready" >&2
+		echo "castore virtiofs on $sock did not become ready:" >&2
+		tail -20 "$DAEMON_LOG" >&2
 		return 1
 	fi
 	rm -f "$fifo"
 }
 
-# wait_exit PID SECONDS: wait for a daemon to end by itself; sets
-# EXIT_RC.  Fails (and kills it) if it is still there after SECONDS.
+# wait_exit PID SECONDS [WANT]: wait for castore virtiofs to end (by
+# itself when QEMU goes, or on a signal the test sent) and judge its end
+# (tests/lib/common.bash: exit WANT, default 0, and no sanitizer report);
+# sets EXIT_RC.  Fails, saying why, if it ended otherwise or is still
+# there after SECONDS (then it is killed).
 wait_exit() {
-	local pid="$1" n=$(( $2 * 10 ))
-	while kill -0 "$pid" 2>/dev/null && [ "$n" -gt 0 ]; do
-		sleep 0.1
-		n=$((n - 1))
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill -9 "$pid"
-		echo "daemon $pid did not exit" >&2
+	local pid="$1" secs="$2" want="${3:-0}"
+	[ "$pid" != "${DAEMON_PID:-}" ] || DAEMON_PID=
+	EXIT_RC=
+	if ! gone_within "$secs" "$pid"; then
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		echo "castore virtiofs (pid $pid) did not exit within $secs s"
+		tail -20 "$DAEMON_LOG"
 		return 1
 	fi
-	EXIT_RC=0
-	wait "$pid" || EXIT_RC=$?
+	if ! wait_ended "castore virtiofs" "$pid" "$want"; then
+		EXIT_RC=$ENDED_RC
+		tail -20 "$DAEMON_LOG"
+		return 1
+	fi
+	EXIT_RC=$ENDED_RC
+}
+
+# qemu_pid CONSOLE: the PID of the QEMU that vm_boot started with console
+# file CONSOLE (from its -pidfile), once QEMU has written it.
+qemu_pid() {
+	[ -s "$1.pid" ] && cat "$1.pid"
 }
 
 # section REPORT NAME: the lines of the guest report under "--- NAME".

@@ -74,12 +74,15 @@ INIT
 }
 
 # vm_boot INITRD OUT [QEMU ARGS...]: boot the guest; its console goes to
-# OUT (carriage returns removed); sets VM_PID while it runs (vm_boot runs
-# in the foreground: use "vm_boot ... &" and $! to kill it).
+# OUT (carriage returns removed) and QEMU's PID to OUT.pid (-pidfile:
+# written before the guest starts, so that a test can kill QEMU by its
+# PID).  vm_boot runs in the foreground: use "vm_boot ... &" to go on.
 vm_boot() {
 	local initrd="$1" out="$2"
 	shift 2
+	rm -f "$out.pid"
 	timeout "$VM_TIMEOUT" qemu-system-x86_64 -machine q35,accel=tcg -cpu max \
+		-pidfile "$out.pid" \
 		-smp "${VM_SMP:-1}" -m "${VM_MEM:-512M}" \
 		-object memory-backend-memfd,id=mem,size="${VM_MEM:-512M}",share=on \
 		-numa node,memdev=mem "$@" \
