@@ -76,12 +76,18 @@ nginx_start() {
 	nginx -c "$F/ngx/nginx.conf" -p "$F/ngx"
 }
 
+# nginx_stop: SIGTERM to the master, which is gone within 20 s or the
+# stop fails, saying so.
 nginx_stop() {
-	[ -e "$F/ngx/nginx.pid" ] && kill "$(cat "$F/ngx/nginx.pid")" 2>/dev/null
-	for _ in $(seq 1 50); do [ -e "$F/ngx/nginx.pid" ] || return 0; sleep 0.1; done
+	local pid
+	[ -e "$F/ngx/nginx.pid" ] || return 0
+	pid=$(cat "$F/ngx/nginx.pid")
+	kill "$pid" 2>/dev/null || return 0
+	gone_within 20 "$pid" || { echo "nginx (pid $pid) did not stop"; return 1; }
 }
 
-# requests COUNT-PATTERN: access log lines matching a pattern
+# requests COUNT-PATTERN: access log lines matching a pattern (nginx
+# writes a line when a request ends: no sign that a download started)
 requests() {
 	grep -c -- "$1" "$F/ngx/logs/access.log" || true
 }
