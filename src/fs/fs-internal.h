@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 
 #include "fs/fs.h"
+#include "fs/handles.h"
 #include "fs/inode.h"
 #include "fs/paths.h"
 
@@ -74,6 +75,8 @@ struct fs {
 	struct fs_inode_table inodes;
 	struct fs_transport tr;
 	struct fs_paths paths;
+	/* open files and root listings: what every fh names */
+	struct fs_handles handles;
 	/* requests taken from the transport's device (/dev/fuse, a
 	 * guest's queues) and from io_uring queues (atomic) */
 	uint64_t dev_requests, ring_requests;
@@ -89,15 +92,9 @@ struct fs {
 
 /* Free the shared root snapshot (at unmount). */
 void fs_root_snapshot_release(struct fs *fs);
-
-/* fh of an open file: the fd reads come from (bits 0-31) or, with bit
- * 63, none (passthrough: the kernel reads the blob itself); and the slot
- * of the store path it was opened under (bits 32-62, fs/paths.h) */
-#define FS_FH_PASSTHROUGH (UINT64_C(1) << 63)
-#define FS_FH_MAKE(fd_or_flag, slot)                                          \
-	((uint64_t)(fd_or_flag) | ((uint64_t)((slot) & 0x7fffffffu) << 32))
-#define FS_FH_FD(fh) ((int)(uint32_t)(fh))
-#define FS_FH_SLOT(fh) ((uint32_t)((fh) >> 32) & 0x7fffffffu)
+/* Free a root listing an OPENDIR of the root took (the handle table's
+ * free_listing). */
+void fs_root_listing_free(void *listing);
 
 /* Whether serving a request (its opcode and node) may take long enough
  * to hold up a queue: a root lookup may download a path, the first open

@@ -32,6 +32,11 @@ static void root_listing_free(struct root_listing *l)
 	free(l);
 }
 
+void fs_root_listing_free(void *listing)
+{
+	root_listing_free(listing);
+}
+
 static int root_listing_add(const struct cas_path_info *pi, void *ud)
 {
 	struct root_listing *l = ud;
@@ -132,7 +137,10 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	if (ino == FUSE_ROOT_ID) {
+		struct fs_handle_data h = { .kind = FS_HANDLE_ROOT_LISTING,
+					    .ino = FUSE_ROOT_ID, .fd = -1 };
 		struct root_listing *l;
+		uint64_t fh;
 
 		if (!fs->opts.list_root) {
 			fs_reply_err(req, -EPERM);
@@ -143,9 +151,17 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 			fs_reply_err(req, r);
 			return;
 		}
-		fi->fh = (uint64_t)(uintptr_t)l;
+		/* the listing is the handle table's from here on */
+		h.listing = l;
+		r = fs_handle_new(&fs->handles, &h, &fh);
+		if (r < 0) {
+			fs_reply_err(req, r);
+			return;
+		}
+		fi->fh = fh;
 		if (fuse_reply_open(req, fi) != 0)
-			root_listing_free(l);
+			fs_handle_close(&fs->handles, fh, FS_HANDLE_ROOT_LISTING,
+					FUSE_ROOT_ID, &h);
 		return;
 	}
 	i = fs_inode_or_reply(req, fs, ino);
@@ -166,8 +182,16 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino,
 void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			     struct fuse_file_info *fi)
 {
-	if (ino == FUSE_ROOT_ID)
-		root_listing_free((struct root_listing *)(uintptr_t)fi->fh);
+	struct fs *fs = fs_of(req);
+	struct fs_handle_data d;
+
+	/* other directories hold nothing open (their fh is 0) */
+	if (ino == FUSE_ROOT_ID &&
+	    fs_handle_close(&fs->handles, fi->fh, FS_HANDLE_ROOT_LISTING,
+			    FUSE_ROOT_ID, &d) < 0) {
+		fs_reply_err(req, -EBADF);
+		return;
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -287,15 +311,23 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return;
 	}
 	if (ino == FUSE_ROOT_ID) {
-		struct root_listing *l =
-			(struct root_listing *)(uintptr_t)fi->fh;
+		struct fs_handle_data h;
+		struct root_listing *l;
 
 		if (!fs->opts.list_root) {
 			fs_reply_err(req, -EPERM);
-		} else if (l) {
+		} else if (fi->fh) {
+			/* the listing its OPENDIR took, if fh names one */
+			if (fs_handle_get(&fs->handles, fi->fh,
+					  FS_HANDLE_ROOT_LISTING, FUSE_ROOT_ID,
+					  &h) < 0) {
+				fs_reply_err(req, -EBADF);
+				return;
+			}
+			l = h.listing;
 			do_readdir(req, fs, size, off, plus, FS_SLOT_EACH, l->n,
-				   root_name_at,
-				   root_node_at, l);
+				   root_name_at, root_node_at, l);
+			fs_handle_put(&fs->handles, fi->fh);
 		} else if ((r = root_snapshot_get(fs, off == 0, &l)) < 0) {
 			fs_reply_err(req, r);
 		} else {

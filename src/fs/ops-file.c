@@ -71,22 +71,33 @@ bool fs_request_may_block(struct fs *fs, uint32_t opcode, uint64_t nodeid)
 }
 
 /* Open a file inode and reply: passthrough where the transport and the
- * kernel allow it, else an fd the reads splice from. */
+ * kernel allow it, else an fd the reads splice from.  Either way fi->fh
+ * is a handle of the table (fs/handles.h), never the fd itself. */
 static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
 		      struct fuse_file_info *fi)
 {
 	uint32_t slot = __atomic_load_n(&i->path_slot, __ATOMIC_RELAXED);
+	struct fs_handle_data d = { .kind = FS_HANDLE_FILE, .ino = i->ino,
+				    .slot = slot, .fd = -1 };
+	uint64_t fh;
 	int fd = -1;
-	int r = -EOPNOTSUPP;
+	int r;
 
 	/* counted before the reply: the RELEASE may come at once */
 	fs_paths_touch(fs, slot);
 	fs_paths_open(fs, slot, 1);
 	/* passed through: reads go from the kernel to the blob file, not
 	 * through us; an inode with a backing file needs no open and no
-	 * check */
-	fi->fh = FS_FH_MAKE(FS_FH_PASSTHROUGH, slot);
+	 * check.  The handle exists before the reply that names it. */
+	r = fs_handle_new(&fs->handles, &d, &fh);
+	if (r < 0) {
+		fs_paths_open(fs, slot, -1);
+		fs_reply_err(req, r);
+		return;
+	}
+	fi->fh = fh;
 	fi->noflush = 1;
+	r = -EOPNOTSUPP;
 	if (fs->tr.reply_open)
 		r = fs->tr.reply_open(fs->tr.ud, req, fi, i, -1);
 	if (r == -EAGAIN || r == -EOPNOTSUPP) {
@@ -99,22 +110,34 @@ static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
 					: -EOPNOTSUPP;
 	}
 	if (r >= 0) {
+		/* passed through: the backing file stays with the inode */
 		if (fd >= 0)
 			close(fd);
-	} else if (r != -EOPNOTSUPP) {
+		return;
+	}
+	/* nothing was sent: the fd-less handle names nothing yet */
+	fs_handle_close(&fs->handles, fh, FS_HANDLE_FILE, i->ino, &d);
+	if (r != -EOPNOTSUPP) {
 		if (fd >= 0)
 			close(fd);
 		fs_paths_open(fs, slot, -1);
 		fs_reply_err(req, r);
-	} else {
-		fi->fh = FS_FH_MAKE((uint64_t)fd, slot);
-		fi->keep_cache = 1; /* content never changes */
-		fi->noflush = 1;
-		if (fuse_reply_open(req, fi) != 0) {
-			close(fd);
-			fs_paths_open(fs, slot, -1);
-		}
+		return;
 	}
+	/* reads come from fd, which the table owns from here on */
+	d.fd = fd;
+	r = fs_handle_new(&fs->handles, &d, &fh);
+	if (r < 0) {
+		fs_paths_open(fs, slot, -1);
+		fs_reply_err(req, r);
+		return;
+	}
+	fi->fh = fh;
+	fi->keep_cache = 1; /* content never changes */
+	fi->noflush = 1;
+	if (fuse_reply_open(req, fi) != 0 &&
+	    fs_handle_close(&fs->handles, fh, FS_HANDLE_FILE, i->ino, &d) == 0)
+		fs_paths_open(fs, slot, -1);
 }
 
 void fs_op_open(fuse_req_t req, fuse_ino_t ino,
@@ -188,8 +211,9 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
-	struct fs_inode *i = NULL;
-	int fd = FS_FH_FD(fi->fh);
+	struct fs_handle_data h;
+	struct fs_inode *i;
+	int fd;
 
 	if (fs->opts.no_open) {
 		i = fs_inode_or_reply(req, fs, ino);
@@ -198,34 +222,46 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		/* no opens to see: reads are the uses */
 		fs_paths_touch(fs, i->path_slot);
 		fd = inode_fd(fs, i);
-		if (fd < 0) {
+		if (fd < 0)
 			fs_reply_err(req, fd);
-			fs_inode_put(&fs->inodes, i);
-			return;
-		}
-	}
-	reply_read(req, fd, size, off);
-	if (i) {
-		close(fd);
+		else
+			reply_read(req, fd, size, off);
+		if (fd >= 0)
+			close(fd);
 		fs_inode_put(&fs->inodes, i);
+		return;
 	}
+	/* the fd its OPEN gave this inode, kept open while we read; a
+	 * forged, stale or passed-through handle reads nothing */
+	if (fs_handle_get(&fs->handles, fi->fh, FS_HANDLE_FILE, ino, &h) < 0) {
+		fs_reply_err(req, -EBADF);
+		return;
+	}
+	if (h.fd < 0)
+		fs_reply_err(req, -EBADF);
+	else
+		reply_read(req, h.fd, size, off);
+	fs_handle_put(&fs->handles, fi->fh);
 }
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
+	struct fs_handle_data h;
 
-	(void)ino;
 	/* a passthrough file's backing id stays with its inode; no_open
 	 * sends no RELEASE */
 	if (fs->opts.no_open) {
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (!(fi->fh & FS_FH_PASSTHROUGH))
-		close(FS_FH_FD(fi->fh));
-	fs_paths_open(fs, FS_FH_SLOT(fi->fh), -1);
+	/* the table closes the fd once no read uses it */
+	if (fs_handle_close(&fs->handles, fi->fh, FS_HANDLE_FILE, ino, &h) < 0) {
+		fs_reply_err(req, -EBADF);
+		return;
+	}
+	fs_paths_open(fs, h.slot, -1);
 	fuse_reply_err(req, 0);
 }
 
