@@ -349,7 +349,9 @@ int cmd_serve(int argc, char **argv)
 			  "--no-require-sigs");
 		goto usage;
 	}
-	if (cli_open_store(true, &s) < 0)
+	/* a store that takes uploads may start empty; one that only serves
+	 * must exist (a mistyped --store is said so, not served as 404s) */
+	if (cli_open_store(o.ncredentials > 0, &s) < 0)
 		goto out;
 	if (o.ncredentials) {
 		snprintf(uploads, sizeof(uploads), "%s/uploads",

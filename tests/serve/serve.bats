@@ -256,7 +256,7 @@ PY
 	grep -q "GET /$(hash_of "$DEP").narinfo 200" "$WORK/serve.log"
 }
 
-@test "serve --help, bad options, and SIGTERM exits 0" {
+@test "serve --help, bad options, a missing store, and SIGTERM exits 0" {
 	run "$CASTORE" serve --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"--upload-credentials"* ]]
@@ -274,6 +274,17 @@ PY
 	run "$CASTORE" serve --secret-key /nonexistent
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"/nonexistent"* ]]
+	# a mistyped store is refused as every verb refuses it, and not made;
+	# a store that takes uploads may start empty
+	run "$CASTORE" --store "$WORK/typo" serve --listen 127.0.0.1:0
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no store at '$WORK/typo'"* ]]
+	[ ! -e "$WORK/typo" ]
+	serve_start "$WORK/fresh" "$WORK/fresh.log" --upload-credentials "$WORK/creds" \
+		--trusted-public-key "$PK"
+	curl -fsS "$SERVE_URL/nix-cache-info" > /dev/null
+	serve_stop
+	[ -e "$WORK/fresh/meta.lmdb" ]
 	serve_start "$SRV_STORE" "$WORK/serve.log" --quiet
 	curl -fsS "$SERVE_URL/nix-cache-info" > /dev/null
 	serve_stop
