@@ -221,9 +221,13 @@ static void do_readdir(fuse_req_t req, struct fs *fs, size_t size, off_t off,
 		       const struct cas_node *(*node_at)(const void *, size_t),
 		       const void *src)
 {
-	_cleanup_free_ char *buf = malloc(size);
+	/* a guest asks for any size (up to 4 GiB): a listing reply is never
+	 * longer than a read's, and a shorter one is as valid */
+	_cleanup_free_ char *buf = malloc(size < FS_MAX_READ ? size : FS_MAX_READ);
 	size_t used = 0;
 
+	if (size > FS_MAX_READ)
+		size = FS_MAX_READ;
 	if (!buf) {
 		fs_reply_err(req, -ENOMEM);
 		return;

@@ -1,13 +1,16 @@
 #include "vhost/vhost-user.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/arith.h"
@@ -285,6 +288,29 @@ static int try_start(struct vu_dev *d, struct vu_queue *q)
 	return 0;
 }
 
+/*
+ * A region's fd must be a memfd or file that holds all len bytes mapped:
+ * a page past its end is a SIGBUS in the daemon at the guest's first
+ * touch.  Where the fd allows (a memfd with sealing), it is also sealed
+ * against shrinking, so that it stays so (QEMU's memfd backend seals it
+ * itself); a file that cannot be sealed relies on the front end, which
+ * holds the socket's permission, not truncating the guest's memory.
+ */
+static int region_fd_check(int fd, uint64_t len)
+{
+	struct stat st;
+	int seals;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
+	    (uint64_t)st.st_size < len)
+		return -EINVAL;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && !(seals & F_SEAL_SHRINK) && !(seals & F_SEAL_SEAL) &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+		return -errno;
+	return 0;
+}
+
 static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 {
 	const struct vu_mem_table *t = &m->p.mem;
@@ -316,6 +342,12 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 			return -EPROTO;
 		}
 		len = r->size + r->mmap_offset;
+		if (region_fd_check(m->fds[i], len) < 0) {
+			vring_mem_put(mem);
+			d->error = "a memory region beyond its file, or not in a "
+				   "memfd or file";
+			return -EPROTO;
+		}
 		p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_NORESERVE, m->fds[i], 0);
 		if (p == MAP_FAILED) {
@@ -347,12 +379,31 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 	return 0;
 }
 
-/* SET_VRING_KICK / SET_VRING_CALL / SET_VRING_ERR: an index and an fd
- * (polling without an fd is not offered). */
+/* Whether fd is an eventfd: anything else as a kick or call fd (a pipe
+ * with no reader, a full one, /dev/zero) would kill, block or spin a
+ * queue's thread. */
+static bool is_eventfd(int fd)
+{
+	char link[64], target[32];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+/* SET_VRING_KICK / SET_VRING_CALL / SET_VRING_ERR: an index and an
+ * eventfd (polling without an fd is not offered), made non-blocking: a
+ * call whose counter the front end filled must not block the queue (its
+ * notification is pending anyway). */
 static int vring_fd(struct vu_dev *d, struct vu_msg *m, struct vu_queue **ret_q,
 		    int *ret_fd)
 {
 	struct vu_queue *q;
+	int flags;
 
 	if (!payload_is(d, m, 8))
 		return -EPROTO;
@@ -361,6 +412,12 @@ static int vring_fd(struct vu_dev *d, struct vu_msg *m, struct vu_queue **ret_q,
 		return -EPROTO;
 	if ((m->p.u64 & VU_VRING_NOFD) || m->nfds != 1) {
 		d->error = "a vring without an eventfd (polling is not offered)";
+		return -EPROTO;
+	}
+	flags = fcntl(m->fds[0], F_GETFL);
+	if (!is_eventfd(m->fds[0]) || flags < 0 ||
+	    fcntl(m->fds[0], F_SETFL, flags | O_NONBLOCK) < 0) {
+		d->error = "a vring's kick or call fd that is not an eventfd";
 		return -EPROTO;
 	}
 	*ret_q = q;
