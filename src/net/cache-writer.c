@@ -1,8 +1,10 @@
 /* The cache writer front end and the file:// backend. */
 #include "net/cache-writer.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +34,92 @@ static int file_exists(struct cas_cache_writer *cw, const char *rel)
 	return errno == ENOENT ? -ENOENT : -errno;
 }
 
-/* Write to .<name>.tmp beside rel, fsync, rename: whole or absent. */
+/*
+ * Temporary files are .<name>.tmp.<host>.<pid> beside their final name:
+ * a push killed before its rename leaves one, which the next push on this
+ * host removes (file_init) once <pid> is no process here.  The host keeps
+ * it from removing a live push's on another host of a shared directory.
+ */
+static void tmp_suffix(char *buf, size_t len)
+{
+	char host[256];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	/* a '/' would make it a path */
+	for (char *c = host; *c; c++)
+		if (*c == '/')
+			*c = '_';
+	snprintf(buf, len, "tmp.%s.%d", host, (int)getpid());
+}
+
+/* Whether name is a temporary file of a push on this host (host) that is
+ * gone: .<name>.tmp.<host>.<pid>, or .<name>.tmp.<pid> as castore 0.1.0
+ * wrote them, with no process <pid> here. */
+static bool tmp_is_stale(const char *name, const char *host)
+{
+	const char *t, *dot, *p;
+	long pid = 0;
+
+	if (name[0] != '.' || !(t = strstr(name + 1, ".tmp.")))
+		return false;
+	t += 5;
+	dot = strrchr(t, '.');
+	if (dot && (size_t)(dot - t) != strlen(host))
+		return false;
+	if (dot && strncmp(t, host, (size_t)(dot - t)) != 0)
+		return false;
+	p = dot ? dot + 1 : t;
+	if (!*p || strlen(p) > 9)
+		return false;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		pid = pid * 10 + (*p - '0');
+	}
+	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static void sweep_dir(int dfd, const char *sub, const char *host)
+{
+	int fd = openat(dfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	DIR *d;
+	struct dirent *e;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (e->d_type == DT_REG && tmp_is_stale(e->d_name, host))
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
+}
+
+/* Before a push: what killed pushes on this host left goes. */
+static int file_init(struct cas_cache_writer *cw)
+{
+	struct file_writer *w = (struct file_writer *)cw;
+	char host[300];
+
+	tmp_suffix(host, sizeof(host));
+	/* "tmp.<host>.<pid>": the host alone */
+	*strrchr(host, '.') = '\0';
+	sweep_dir(w->dfd, ".", host + 4);
+	sweep_dir(w->dfd, "nar", host + 4);
+	return 0;
+}
+
+/* Write to .<name>.<tmp_suffix> beside rel, fsync, rename: whole or
+ * absent. */
 static int file_put(struct file_writer *w, const char *rel, int src,
 		    const void *p, size_t n, uint64_t size)
 {
-	char tmp[4200], *slash;
+	char tmp[4600], suffix[300], *slash;
 	_cleanup_close_ int fd = -1;
 	uint8_t buf[1 << 16];
 	uint64_t off = 0;
@@ -50,9 +133,10 @@ static int file_put(struct file_writer *w, const char *rel, int src,
 		if (mkdirat(w->dfd, sub, 0755) < 0 && errno != EEXIST)
 			return -errno;
 	}
-	snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp.%d",
+	tmp_suffix(suffix, sizeof(suffix));
+	snprintf(tmp, sizeof(tmp), "%.*s.%s.%s",
 		 slash ? (int)(slash - rel + 1) : 0, rel,
-		 slash ? slash + 1 : rel, (int)getpid());
+		 slash ? slash + 1 : rel, suffix);
 	fd = openat(w->dfd, tmp,
 		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
@@ -127,6 +211,7 @@ static void file_free(struct cas_cache_writer *cw)
 }
 
 static const struct cas_cache_writer_ops file_ops = {
+	.init = file_init,
 	.exists = file_exists,
 	.put_fd = file_put_fd,
 	.put_buf = file_put_buf,

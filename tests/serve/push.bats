@@ -59,6 +59,27 @@ teardown() {
 	[ ! -e "$WORK/only/$(hash_of "$TOP").narinfo" ]
 }
 
+@test "push to file:// removes what a killed push on this host left, and nothing else" {
+	local c="$WORK/cache" host dead
+	host=$(hostname)
+	mkdir -p "$c/nar"
+	# a process that is surely gone: its pid
+	sh -c 'exit 0' &
+	dead=$!
+	wait "$dead"
+	# a push killed before its renames, one of castore 0.1.0, one still
+	# running here (this shell), one of another host sharing the directory
+	touch "$c/nar/.x.nar.xz.tmp.$host.$dead" "$c/.y.narinfo.tmp.$host.$dead" \
+		"$c/nar/.z.nar.tmp.$dead" "$c/nar/.live.nar.tmp.$host.$$" \
+		"$c/nar/.far.nar.tmp.elsewhere.$dead"
+	run "$CASTORE" push -r --to "file://$c?compression=none" "$TOP"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"2 paths pushed"* ]]
+	left=$(cd "$c" && find . -name '.*tmp*' | sort | tr '\n' ' ')
+	[ "$left" = "./nar/.far.nar.tmp.elsewhere.$dead ./nar/.live.nar.tmp.$host.$$ " ]
+}
+
 @test "push to http:// (castore serve) with netrc credentials; without them a clear 401" {
 	serve_start "$WORK/up" "$WORK/serve.log" --upload-credentials "$F/creds" --trusted-public-key "$PK"
 	run "$CASTORE" push -r --to "$SERVE_URL" "$TOP"
@@ -94,7 +115,7 @@ teardown() {
 
 @test "push to a cache that cannot be reached: exit 1, says why, nothing counted as pushed" {
 	# a port nothing listens on any more: castore serve's, once stopped
-	serve_start "$WORK/gone" "$WORK/serve.log"
+	serve_start "$SRC" "$WORK/serve.log"
 	serve_stop
 	run "$CASTORE" push -r --to "$SERVE_URL" "$TOP"
 	echo "$output"
