@@ -89,3 +89,9 @@ bool cas_mount_is_castore(const struct cas_mount_entry *e)
 	return strcmp(e->fstype, "fuse.castore") == 0 &&
 	       strcmp(e->source, "castore") == 0;
 }
+
+bool cas_mount_is_castore_kernel(const struct cas_mount_entry *e)
+{
+	return strcmp(e->fstype, "overlay") == 0 &&
+	       strcmp(e->source, "castore") == 0;
+}

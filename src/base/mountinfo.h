@@ -25,5 +25,8 @@ int cas_mountinfo_top(const char *path, struct cas_mount_entry *ret);
 
 /* Whether e is a castore FUSE mount (ours or another daemon's). */
 bool cas_mount_is_castore(const struct cas_mount_entry *e);
+/* Whether e is a castore kernel mount (mount --kernel: an overlay whose
+ * source is "castore"). */
+bool cas_mount_is_castore_kernel(const struct cas_mount_entry *e);
 
 #endif

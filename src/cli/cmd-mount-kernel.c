@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/mountinfo.h"
 #include "image/kmount.h"
 #include "store/gc.h"
 
@@ -25,6 +26,7 @@ int mount_kernel(struct mount_args *a, int argc, char **argv)
 		.flags = a->fs.mount_flags,
 	};
 	struct cas_kmount_result res;
+	struct cas_mount_entry top;
 	struct cli_paths ps = { 0 };
 	struct cas_store *s = NULL;
 	struct cas_store_lock lk = { .fd = -1 };
@@ -48,6 +50,22 @@ int mount_kernel(struct mount_args *a, int argc, char **argv)
 		return log_error_errno(-errno, "mount: cannot use mountpoint "
 					       "'%s'", argv[0]),
 		       1;
+	/* one castore mount a mountpoint: stacked ones hide each other */
+	if (cas_mountinfo_top(mp, &top) == 0) {
+		if (cas_mount_is_castore(&top)) {
+			log_error("mount: '%s' is already a castore mount; "
+				  "unmount it first (fusermount3 -u '%s')",
+				  mp, mp);
+			return 1;
+		}
+		if (!a->refresh && cas_mount_is_castore_kernel(&top)) {
+			log_error("mount: '%s' is already a castore kernel "
+				  "mount; unmount it first (umount '%s'), or "
+				  "give it new paths with --refresh",
+				  mp, mp);
+			return 1;
+		}
+	}
 	if (a->store)
 		cli_set_store(a->store);
 	if (cli_open_store(false, &s) < 0)

@@ -161,9 +161,16 @@ static int check_existing_mount(const char *mp)
 	int r;
 
 	r = absolute_lexically(mp, abs, sizeof(abs));
-	if (r < 0 || cas_mountinfo_top(abs, &top) < 0 ||
-	    strncmp(top.fstype, "fuse", 4) != 0)
-		return 0; /* no FUSE mount there: check_mountpoint says more */
+	if (r < 0 || cas_mountinfo_top(abs, &top) < 0)
+		return 0; /* nothing mounted there: check_mountpoint says more */
+	if (cas_mount_is_castore_kernel(&top)) {
+		log_error("mount: '%s' is already a castore kernel mount; "
+			  "unmount it first (umount '%s')",
+			  abs, abs);
+		return -EBUSY;
+	}
+	if (strncmp(top.fstype, "fuse", 4) != 0)
+		return 0;
 	dead = statfs(abs, &sfs) < 0 &&
 	       (errno == ENOTCONN || errno == ECONNABORTED);
 	if (!dead) {

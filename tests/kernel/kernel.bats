@@ -254,3 +254,28 @@ kernel_leftovers() {
 	[[ "$output" == *"unused kernel mount image removed"* ]]
 	[ -z "$(ls "$CASTORE_STORE/images")" ]
 }
+
+@test "one castore mount a mountpoint: kernel over kernel, kernel over FUSE and FUSE over kernel are refused" {
+	printf 'one\n' > "$WORK/one"
+	p=$("$CASTORE" import "$WORK/one")
+	"$CASTORE" mount --kernel "$KMNT"
+	run "$CASTORE" mount --kernel "$KMNT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$KMNT' is already a castore kernel mount; unmount it first"* ]]
+	run "$CASTORE" mount "$KMNT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$KMNT' is already a castore kernel mount; unmount it first"* ]]
+	# one overlay there, still serving; --refresh is how it takes new paths
+	[ "$(grep -c " $KMNT overlay " /proc/mounts)" -eq 1 ]
+	[ "$(cat "$KMNT/${p#/nix/store/}")" = one ]
+	run "$CASTORE" mount --kernel --refresh "$KMNT"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c " $KMNT overlay " /proc/mounts)" -eq 1 ]
+	umount "$KMNT"
+	mount_castore "$KMNT"
+	run "$CASTORE" mount --kernel "$KMNT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$KMNT' is already a castore mount; unmount it first"* ]]
+	[ "$(grep -c " $KMNT " /proc/mounts)" -eq 1 ]
+	unmount_castore "$KMNT" "$MOUNT_PID"
+}
