@@ -54,11 +54,13 @@ TEST_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=$(SAN_EXIT_ASAN
 SUITE_ENV = $(TEST_ENV) CASTORE=$(CURDIR)/$(BIN) BATS_LINT=$(BATS_LINT) \
 	MKFIXTURE=$(CURDIR)/$(MKFIXTURE) \
 	VM_PROBE=$(CURDIR)/$(B)/tests/guest-probe \
+	HOSTILE_FRONTEND=$(CURDIR)/$(B)/tests/hostile-frontend \
 	CASTORE_TEST_FIXTURES=$(CURDIR)/$(B)/test-fixtures
 SUITE = $(SUITE_ENV) $(CURDIR)/tests/run-suite.sh
 USUITE = $(SUITE_ENV) $(WITH_URING) $(CURDIR)/tests/run-suite.sh
 BATS ?= bats
-TEST_BINS = $(BIN) $(UNIT_BIN) $(FUZZ_REPLAY) $(B)/tests/guest-probe
+TEST_BINS = $(BIN) $(UNIT_BIN) $(FUZZ_REPLAY) $(B)/tests/guest-probe \
+	$(B)/tests/hostile-frontend
 
 # What the suites run, built ahead (.ci/run builds the sanitizer pass's
 # while the first pass runs; the fixture writer is the plain build's).
@@ -209,7 +211,17 @@ $(B)/tests/guest-probe: tests/vm/guest-probe.c
 	@echo "  CC      $<"
 	$(Q)gcc -std=gnu17 -O2 -Wall -static -o $@ $<
 
-check-vm: all $(B)/tests/guest-probe
+# A hostile vhost-user front end (tests/vm/hostile.bats): it plays QEMU
+# and its guest over castore virtiofs's socket and sends what a guest
+# should not.  The project's warnings, and the sanitizers of this build:
+# it runs on the host.
+$(B)/tests/hostile-frontend: tests/vm/hostile-frontend.c src/fs/fuse-abi.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS_BASE) $(WARN) -include src/base/banned.h \
+		$(LDFLAGS) -o $@ $<
+
+check-vm: all $(B)/tests/guest-probe $(B)/tests/hostile-frontend
 	@$(SUITE) --needs root,qemu vm $(BATS) tests/vm
 
 # Sharing a store (tests/serve): castore serve under real Nix (substitute,
