@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/arith.h"
@@ -115,61 +116,140 @@ static void close_fds(struct vu_msg *m)
 	m->nfds = 0;
 }
 
-/* One message: the header with its fds, then the payload.  0, 1 at the
- * end of the connection, or -EPROTO. */
-static int recv_msg(struct vu_dev *d, struct vu_msg *m)
-{
-	char cbuf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
-	struct iovec iov = { &m->h, sizeof(m->h) };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf,
-		.msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	ssize_t n;
+/* A message, once its first byte is here, must be whole within this:
+ * a front end that stalls mid-message holds no thread for longer. */
+#define VU_MSG_SECONDS 10
+#define FS_VU_STR_(x) #x
+#define FS_VU_STR(x) FS_VU_STR_(x)
 
-	m->nfds = 0;
-	do
-		n = recvmsg(d->fd, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-	while (n < 0 && errno == EINTR);
-	if (n == 0 || (n < 0 && errno == ECONNRESET))
-		return 1;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+/* Wait until the socket has bytes (0), the stop fd fires (1), or the
+ * deadline (CLOCK_MONOTONIC) passes (-ETIMEDOUT). */
+static int wait_bytes(struct vu_dev *d, int stop_fd,
+		      const struct timespec *deadline)
+{
+	for (;;) {
+		struct pollfd p[2] = { { d->fd, POLLIN, 0 },
+				       { stop_fd, POLLIN, 0 } };
+		struct timespec now;
+		int64_t ms;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ms = (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+		     (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		if (ms <= 0)
+			return -ETIMEDOUT;
+		n = poll(p, stop_fd >= 0 ? 2 : 1, (int)ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (stop_fd >= 0 && (p[1].revents & POLLIN))
+			return 1;
+		if (p[0].revents)
+			return 0;
+	}
+}
+
+/* The fds a message carried (SCM_RIGHTS), kept up to VU_MAX_FDS; any
+ * beyond are closed, not leaked. */
+static void take_fds(struct vu_msg *m, struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		size_t k;
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k && m->nfds < VU_MAX_FDS; i++)
-			memcpy(&m->fds[m->nfds++],
-			       CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (m->nfds < VU_MAX_FDS)
+				m->fds[m->nfds++] = fd;
+			else
+				close(fd);
+		}
 	}
-	if (n != (ssize_t)sizeof(m->h) || (mh.msg_flags & MSG_CTRUNC)) {
-		close_fds(m);
-		d->error = "a truncated message header";
-		return -EPROTO;
-	}
-	if ((m->h.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
-	    m->h.size > VU_PAYLOAD_MAX) {
-		close_fds(m);
-		d->error = "a message of another protocol version or too long";
-		return -EPROTO;
-	}
-	memset(&m->p, 0, sizeof(m->p));
-	for (size_t got = 0; got < m->h.size;) {
-		n = read(d->fd, m->p.bytes + got, m->h.size - got);
-		if (n < 0 && errno == EINTR)
+}
+
+/*
+ * len bytes into buf (with their fds), as they come, never blocking past
+ * the deadline or a stop: 0, 1 (stopped), 2 (the connection ended before
+ * the first byte), or -EPROTO (d->error says why).
+ */
+static int recv_bytes(struct vu_dev *d, int stop_fd, struct vu_msg *m,
+		      void *buf, size_t len, bool first,
+		      const struct timespec *deadline)
+{
+	char cbuf[CMSG_SPACE(VU_MAX_FDS * sizeof(int))];
+
+	for (size_t got = 0; got < len;) {
+		struct iovec iov = { (char *)buf + got, len - got };
+		struct msghdr mh = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = cbuf,
+			.msg_controllen = sizeof(cbuf),
+		};
+		ssize_t n;
+		int r = wait_bytes(d, stop_fd, deadline);
+
+		if (r == 1)
+			return 1;
+		if (r < 0) {
+			d->error = r == -ETIMEDOUT
+					   ? "a message that stalled (not whole "
+					     "within " FS_VU_STR(VU_MSG_SECONDS)
+					     " s)"
+					   : "a failed wait for a message";
+			return -EPROTO;
+		}
+		n = recvmsg(d->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0) {
-			close_fds(m);
-			d->error = "a truncated message";
+		if (n > 0)
+			take_fds(m, &mh);
+		if (n > 0 && (mh.msg_flags & MSG_CTRUNC)) {
+			d->error = "a message with too many fds";
+			return -EPROTO;
+		}
+		if (n == 0 || n < 0) {
+			if (first && got == 0 && (n == 0 || errno == ECONNRESET))
+				return 2;
+			d->error = first ? "a truncated message header"
+					 : "a truncated message";
 			return -EPROTO;
 		}
 		got += (size_t)n;
 	}
 	return 0;
+}
+
+/* One message: the header with its fds, then the payload.  0, 1 at the
+ * end of the connection or on a stop (stop_fd), or -EPROTO. */
+static int recv_msg(struct vu_dev *d, int stop_fd, struct vu_msg *m)
+{
+	struct timespec deadline;
+	int r;
+
+	m->nfds = 0;
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += VU_MSG_SECONDS;
+	r = recv_bytes(d, stop_fd, m, &m->h, sizeof(m->h), true, &deadline);
+	if (r == 0 && ((m->h.flags & VU_FLAG_VERSION_MASK) != VU_VERSION ||
+		       m->h.size > VU_PAYLOAD_MAX)) {
+		d->error = "a message of another protocol version or too long";
+		r = -EPROTO;
+	}
+	if (r == 0) {
+		memset(&m->p, 0, sizeof(m->p));
+		r = recv_bytes(d, stop_fd, m, m->p.bytes, m->h.size, false,
+			       &deadline);
+	}
+	if (r != 0)
+		close_fds(m);
+	return r < 0 ? r : r > 0 ? 1 : 0;
 }
 
 static int send_reply(struct vu_dev *d, const struct vu_msg *m,
@@ -589,7 +669,7 @@ int vu_serve(int conn_fd, int stop_fd, const struct vu_ops *ops,
 		}
 		if (stop_fd >= 0 && (p[1].revents & POLLIN))
 			break;
-		r = recv_msg(d, &m);
+		r = recv_msg(d, stop_fd, &m);
 		if (r != 0) {
 			r = r > 0 ? 0 : r;
 			break;
