@@ -15,6 +15,7 @@
 struct kernel_live {
 	uint8_t *v;
 	size_t n;
+	const char *verb;
 };
 
 static bool kernel_keep(void *ud, const uint8_t *digest)
@@ -24,17 +25,26 @@ static bool kernel_keep(void *ud, const uint8_t *digest)
 	return cas_kernel_live_has(k->v, k->n, digest);
 }
 
-static int kernel_live_load(const char *verb, struct cas_gc_opts *o,
-			    struct kernel_live *k)
+/* Read under the writers' lock (keep_load): a kernel mount holds it from
+ * listing its paths until its image is recorded, so none is missed. */
+static int kernel_live_read(void *ud)
 {
+	struct kernel_live *k = ud;
 	int r = cas_kernel_live_paths(cli_store_dir(), &k->v, &k->n);
 
 	if (r < 0)
 		return log_error_errno(r, "%s: reading the kernel mounts' "
-					  "images", verb);
-	o->keep = kernel_keep;
-	o->ud = k;
+					  "images", k->verb);
 	return 0;
+}
+
+static void kernel_live_use(const char *verb, struct cas_gc_opts *o,
+			    struct kernel_live *k)
+{
+	k->verb = verb;
+	o->keep = kernel_keep;
+	o->keep_load = kernel_live_read;
+	o->ud = k;
 }
 
 static void print_deleted(void *ud, const struct cas_path_info *pi)
@@ -153,10 +163,7 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (cli_open_store(false, &s) < 0)
 		return 1;
-	if (kernel_live_load("gc", &o, &kl) < 0) {
-		cas_store_free(s);
-		return 1;
-	}
+	kernel_live_use("gc", &o, &kl);
 	say_if_busy(s, "gc");
 	r = cas_store_gc(s, &o, &res, &bad);
 	cas_store_free(s);
@@ -243,11 +250,8 @@ int cmd_delete(int argc, char **argv)
 		free(paths);
 		return 1;
 	}
-	if (!ignore && kernel_live_load("delete", &o, &kl) < 0) {
-		cas_store_free(s);
-		free(paths);
-		return 1;
-	}
+	if (!ignore)
+		kernel_live_use("delete", &o, &kl);
 	say_if_busy(s, "delete");
 	r = cas_store_delete(s, paths, n, ignore, &o, &res, &bad, &other);
 	cas_store_free(s);

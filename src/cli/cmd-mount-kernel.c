@@ -113,9 +113,10 @@ int mount_kernel(struct mount_args *a, int argc, char **argv)
 		goto out;
 	}
 	fprintf(stderr,
-		"castore: %s %s: %zu store paths, %llu inodes, image %s "
+		"castore: %s %s: %zu store path%s, %llu inodes, image %s "
 		"(%.1f MiB, %s), %.2f s\n",
 		o.refresh ? "refreshed" : "mounted", mp, ps.n,
+		ps.n == 1 ? "" : "s",
 		(unsigned long long)res.image.inodes, res.image_path,
 		(double)res.image.bytes / 1048576.0,
 		res.image_reused ? "reused" : "new",

@@ -561,6 +561,10 @@ int cas_store_gc(struct cas_store *s, const struct cas_gc_opts *opts,
 	int r;
 
 	r = lock_and_load(s, &lk, &g);
+	if (r == 0 && opts->keep_load && (r = opts->keep_load(opts->ud)) < 0) {
+		cas_store_unlock(s, &lk);
+		graph_release(&g);
+	}
 	if (r < 0)
 		return r;
 	for (size_t i = 0; opts->keep && i < g.n; i++)
@@ -601,6 +605,10 @@ int cas_store_delete(struct cas_store *s, const struct cas_store_path *paths,
 	int r;
 
 	r = lock_and_load(s, &lk, &g);
+	if (r == 0 && opts->keep_load && (r = opts->keep_load(opts->ud)) < 0) {
+		cas_store_unlock(s, &lk);
+		graph_release(&g);
+	}
 	if (r < 0)
 		return r;
 	for (size_t i = 0; opts->keep && i < g.n; i++)

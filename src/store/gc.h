@@ -84,6 +84,11 @@ struct cas_gc_opts {
 	 * use): a path for which keep() is true is live (the paths a kernel
 	 * mount shows); may be NULL */
 	bool (*keep)(void *ud, const uint8_t *digest);
+	/* called once the writers' lock is held, before any keep(): load
+	 * what keep() answers from, which writers record under that lock
+	 * (a kernel mount records its paths before it lets go); 0, or
+	 * -errno to stop with nothing deleted.  May be NULL. */
+	int (*keep_load)(void *ud);
 	void *ud;
 };
 

@@ -46,18 +46,6 @@ clock_past() {
 	[ "$(date +%s)" -gt "$1" ]
 }
 
-# store_flock PID MODE held|waiting: /proc/locks shows PID holding (or
-# waiting for) a flock of the store's gc.lock in MODE (READ: imports and
-# lookups; WRITE: gc).
-store_flock() {
-	local ino
-	ino=$(stat -c %i "$CASTORE_STORE/gc.lock" 2>/dev/null) || return 1
-	awk -v pid="$1" -v mode="$2" -v want="$3" -v ino="$ino" '
-		{ w = ($2 == "->"); o = w ? 1 : 0 }
-		$(2 + o) == "FLOCK" && $(4 + o) == mode && $(5 + o) == pid &&
-			$(6 + o) ~ (":" ino "$") && w == (want == "waiting") { found = 1 }
-		END { exit !found }' /proc/locks
-}
 
 # A tree of n small files (one of them given content), and its store path.
 make_tree() {

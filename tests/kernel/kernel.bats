@@ -279,3 +279,30 @@ kernel_leftovers() {
 	[ "$(grep -c " $KMNT " /proc/mounts)" -eq 1 ]
 	unmount_castore "$KMNT" "$MOUNT_PID"
 }
+
+@test "gc waiting while a kernel mount is made keeps every path the mount shows" {
+	printf 'cache entry\n' > "$WORK/entry"
+	p=$("$CASTORE" import --no-root "$WORK/entry")
+	# an import holds the writers' lock, shared, while it reads its NAR
+	mkdir -p "$WORK/held"
+	echo held > "$WORK/held/f"
+	nix-store --dump "$WORK/held" > "$WORK/held.nar"
+	mkfifo "$WORK/fifo"
+	"$CASTORE" import-nar --name held < "$WORK/fifo" > /dev/null 3>&- &
+	imp=$!
+	exec 7> "$WORK/fifo"
+	head -c 100 "$WORK/held.nar" >&7
+	wait_for 30 "import-nar to hold the writers' lock" store_flock "$imp" READ held
+	"$CASTORE" gc > "$WORK/gc.out" 2>&1 3>&- 7>&- &
+	gcpid=$!
+	wait_for 30 "gc to wait for the writers' lock" store_flock "$gcpid" WRITE waiting
+	# the mount lists the paths and records its image while gc waits
+	"$CASTORE" mount --kernel "$KMNT" 7>&-
+	tail -c +101 "$WORK/held.nar" >&7
+	exec 7>&-
+	wait_ended "import-nar" "$imp"
+	wait_ended "gc" "$gcpid"
+	cat "$WORK/gc.out"
+	grep -q '^0 store paths deleted' "$WORK/gc.out"
+	[ "$(cat "$KMNT/${p#/nix/store/}")" = "cache entry" ]
+}

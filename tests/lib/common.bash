@@ -89,3 +89,16 @@ ci_requires() {
 	fi
 	skip "$1"
 }
+
+# store_flock PID MODE held|waiting: /proc/locks shows PID holding (or
+# waiting for) a flock of $CASTORE_STORE's gc.lock (the writers' lock) in
+# MODE (READ: imports, lookups, kernel mounts; WRITE: gc, delete).
+store_flock() {
+	local ino
+	ino=$(stat -c %i "$CASTORE_STORE/gc.lock" 2>/dev/null) || return 1
+	awk -v pid="$1" -v mode="$2" -v want="$3" -v ino="$ino" '
+		{ w = ($2 == "->"); o = w ? 1 : 0 }
+		$(2 + o) == "FLOCK" && $(4 + o) == mode && $(5 + o) == pid &&
+			$(6 + o) ~ (":" ino "$") && w == (want == "waiting") { found = 1 }
+		END { exit !found }' /proc/locks
+}
