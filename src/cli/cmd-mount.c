@@ -205,6 +205,20 @@ static int check_existing_mount(const char *mp)
 	return 0;
 }
 
+/* Options that cannot go together (other than --kernel's). */
+static int check_combination(const struct mount_args *a)
+{
+	/* with no OPEN the daemon cannot see which paths have open files:
+	 * the quota would evict them from under their readers (EIO) */
+	if (a->fs.no_open && a->fs.cache_quota) {
+		log_error("mount: --cache-quota needs the OPEN requests that "
+			  "--no-open gives up (it keeps paths with open files "
+			  "from eviction): choose one");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_mountpoint(const char *mp)
 {
 	struct stat st;
@@ -401,7 +415,7 @@ int cmd_mount(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	a.mountpoint = argv[optind];
-	if (cli_subst_check(&a.subst) < 0)
+	if (cli_subst_check(&a.subst) < 0 || check_combination(&a) < 0)
 		return EXIT_USAGE;
 	if (check_mountpoint(a.mountpoint) < 0 || make_absolute(&a) < 0)
 		return 1;
@@ -444,7 +458,7 @@ int cmd_mount_helper(int argc, char **argv)
 	if (!a.store)
 		a.store = argv[optind];
 	a.mountpoint = argv[optind + 1];
-	if (cli_subst_check(&a.subst) < 0)
+	if (cli_subst_check(&a.subst) < 0 || check_combination(&a) < 0)
 		return EXIT_USAGE;
 	if (check_mountpoint(a.mountpoint) < 0 || make_absolute(&a) < 0)
 		return 1;

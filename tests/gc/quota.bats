@@ -125,7 +125,16 @@ for p in ps:
 	[ "$(last_access "$rooted")" -gt "$before" ]
 }
 
-@test "--cache-quota takes a size" {
+@test "--cache-quota takes a size, and not --no-open" {
+	mkdir -p "$BATS_TEST_TMPDIR/m"
+	# no OPEN reaches the daemon: it could evict a path with open files
+	run "$CASTORE" mount --no-open --cache-quota 1M "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--cache-quota needs the OPEN requests that --no-open gives up"* ]]
+	run "$CASTORE" mount -o no_open,cache_quota=1M "$BATS_TEST_TMPDIR/m"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--cache-quota needs the OPEN requests"* ]]
+	if mountpoint -q "$BATS_TEST_TMPDIR/m"; then echo "mounted anyway"; false; fi
 	run "$CASTORE" mount --cache-quota 0 "$BATS_TEST_TMPDIR/m"
 	[ "$status" -eq 2 ]
 	run "$CASTORE" mount --cache-quota lots "$BATS_TEST_TMPDIR/m"
