@@ -91,8 +91,12 @@ int cli_paths_add(struct cli_paths *ps, const struct cas_path_info *pi);
 void cli_paths_release(struct cli_paths *ps);
 
 /* Read a secret signing key file (cas_secret_key_parse).  0, or logs
- * naming the file and returns -errno. */
+ * naming the file and returns -errno.  Warns, as ssh does, when others
+ * may read it. */
 int cli_read_secret_key(const char *path, struct cas_secret_key *ret);
+/* Say on stderr when the file open at fd (what path: "secret key FILE")
+ * may be read or written by its group or others. */
+void cli_warn_if_shared(int fd, const char *what, const char *path);
 
 /* Substituter options (substitute.c), shared by mount and fetch. */
 #define CLI_SUBST_MAX 16

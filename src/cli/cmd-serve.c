@@ -79,6 +79,7 @@ static int read_credentials(const char *path, char **creds, size_t *n)
 
 	if (!f)
 		return log_error_errno(-errno, "serve: %s", path);
+	cli_warn_if_shared(fileno(f), "upload credentials", path);
 	while (fgets(line, sizeof(line), f)) {
 		size_t len = strcspn(line, "\r\n");
 

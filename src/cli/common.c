@@ -261,6 +261,16 @@ int cli_root_paths(struct cas_store *s, const char *who,
 	return failed;
 }
 
+void cli_warn_if_shared(int fd, const char *what, const char *path)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+		log_error("warning: %s '%s' may be read by others (mode %04o): "
+			  "it holds a secret; chmod 600 it",
+			  what, path, (unsigned)(st.st_mode & 07777));
+}
+
 int cli_read_secret_key(const char *path, struct cas_secret_key *ret)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -270,6 +280,7 @@ int cli_read_secret_key(const char *path, struct cas_secret_key *ret)
 
 	if (fd < 0)
 		return log_error_errno(-errno, "secret key %s", path);
+	cli_warn_if_shared(fd, "secret key", path);
 	n = cas_read_full(fd, text, sizeof(text));
 	if (n < 0)
 		return log_error_errno((int)n, "secret key %s", path);

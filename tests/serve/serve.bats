@@ -256,7 +256,7 @@ PY
 	grep -q "GET /$(hash_of "$DEP").narinfo 200" "$WORK/serve.log"
 }
 
-@test "serve --help, bad options, a missing store, and SIGTERM exits 0" {
+@test "serve --help, bad options, a missing store, secrets others may read, and SIGTERM exits 0" {
 	run "$CASTORE" serve --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"--upload-credentials"* ]]
@@ -280,11 +280,22 @@ PY
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no store at '$WORK/typo'"* ]]
 	[ ! -e "$WORK/typo" ]
+	# secrets others may read are said so, as ssh says it
+	chmod 0644 "$WORK/creds"
+	cp "$F/serve-sk" "$WORK/sk"
+	chmod 0640 "$WORK/sk"
 	serve_start "$WORK/fresh" "$WORK/fresh.log" --upload-credentials "$WORK/creds" \
-		--trusted-public-key "$PK"
+		--trusted-public-key "$PK" --secret-key "$WORK/sk"
 	curl -fsS "$SERVE_URL/nix-cache-info" > /dev/null
 	serve_stop
 	[ -e "$WORK/fresh/meta.lmdb" ]
+	grep -q "warning: upload credentials '$WORK/creds' may be read by others (mode 0644)" "$WORK/fresh.log"
+	grep -q "warning: secret key '$WORK/sk' may be read by others (mode 0640)" "$WORK/fresh.log"
+	chmod 0600 "$WORK/creds" "$WORK/sk"
+	serve_start "$WORK/fresh" "$WORK/fresh.log" --upload-credentials "$WORK/creds" \
+		--trusted-public-key "$PK" --secret-key "$WORK/sk"
+	serve_stop
+	if grep -q warning "$WORK/fresh.log"; then cat "$WORK/fresh.log"; false; fi
 	serve_start "$SRV_STORE" "$WORK/serve.log" --quiet
 	curl -fsS "$SERVE_URL/nix-cache-info" > /dev/null
 	serve_stop

@@ -25,31 +25,49 @@
 #include "base/cleanup.h"
 #include "base/io.h"
 #include "hash/encoding.h"
+#include "hash/hash.h"
 #include "net/substituter.h"
 #include "store/gc.h"
 
 /* A narinfo is a few hundred bytes; a few thousand references at most. */
 #define NARINFO_BODY_MAX (1u << 20)
 
+/* SHA-256 of "user:password": what a pair is compared as. */
+static int pair_digest(const char *user, const char *pass,
+		       struct cas_sha256 *ret)
+{
+	struct cas_sha256_ctx h;
+	int r = cas_sha256_init(&h);
+
+	if (r < 0)
+		return r;
+	cas_sha256_update(&h, user, strlen(user));
+	cas_sha256_update(&h, ":", 1);
+	cas_sha256_update(&h, pass, strlen(pass));
+	cas_sha256_final(&h, ret);
+	cas_sha256_release(&h);
+	return 0;
+}
+
 static bool credentials_ok(struct cas_server *srv, struct MHD_Connection *c)
 {
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(c, &pass);
+	struct cas_sha256 got, want;
 	bool ok = false;
 
-	if (user && pass) {
-		size_t ul = strlen(user), pl = strlen(pass);
-
-		for (size_t k = 0; k < srv->o.ncredentials; k++) {
-			const char *cred = srv->o.credentials[k];
-
-			/* compare every listed pair, in time that does not
-			 * depend on where a guess goes wrong */
-			if (strlen(cred) == ul + 1 + pl && cred[ul] == ':' &&
-			    CRYPTO_memcmp(cred, user, ul) == 0 &&
-			    CRYPTO_memcmp(cred + ul + 1, pass, pl) == 0)
+	/* every listed pair is compared, as digests of equal length: the
+	 * time does not depend on where, or in which length, a guess is
+	 * wrong */
+	if (user && pass && pair_digest(user, pass, &got) == 0) {
+		for (size_t k = 0; k < srv->o.ncredentials; k++)
+			if (cas_sha256(srv->o.credentials[k],
+				       strlen(srv->o.credentials[k]),
+				       &want) == 0 &&
+			    CRYPTO_memcmp(got.bytes, want.bytes,
+					  sizeof(got.bytes)) == 0)
 				ok = true;
-		}
+		OPENSSL_cleanse(&got, sizeof(got));
 	}
 	if (pass)
 		OPENSSL_cleanse(pass, strlen(pass));
