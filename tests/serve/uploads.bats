@@ -203,6 +203,17 @@ PY
 	wait_for 30 "the server to log the refused PUT" logged "$WORK/serve2.log" "PUT /$nar 413 " ||
 		{ cat "$WORK/serve2.log"; false; }
 	up_store_is_empty
+	# chunked, so no length to refuse up front: the server stops reading
+	# at the limit (libmicrohttpd then closes the connection), it does
+	# not take in 64 MiB to refuse them at the end
+	head -c $((64 << 20)) /dev/zero > "$WORK/big"
+	sent=$(curl -s -o /dev/null -w '%{size_upload}' -u alice:s3cret-1 -T - \
+		-H 'Transfer-Encoding: chunked' "$SERVE_URL/$nar" < "$WORK/big" || true)
+	echo "sent $sent of $((64 << 20)) bytes"
+	[ "$sent" -lt $((16 << 20)) ]
+	wait_for 30 "the server to log the cut PUT" logged "$WORK/serve2.log" "PUT /$nar 413 .*(aborted)" ||
+		{ cat "$WORK/serve2.log"; false; }
+	up_store_is_empty
 }
 
 @test "a path appears only once whole: an upload killed mid-NAR, then a server killed, leave nothing visible" {

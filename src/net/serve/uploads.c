@@ -323,6 +323,16 @@ enum MHD_Result serve_put(struct MHD_Connection *c, struct req *rq,
 	if (*len) {
 		put_data(rq, data, *len);
 		*len = 0;
+		/* over the limit: answer now; libmicrohttpd reads no more of
+		 * the body and closes the connection after the reply */
+		if (rq->put_error == -EFBIG) {
+			serve_put_abort(rq);
+			return serve_error(c, rq, MHD_HTTP_CONTENT_TOO_LARGE,
+					   rq->target.route == CAS_ROUTE_NAR
+						   ? "the NAR is over the upload "
+						     "limit"
+						   : "narinfo too large");
+		}
 		return MHD_YES;
 	}
 	switch (rq->target.route) {
