@@ -295,3 +295,40 @@ PY
 	grep -q 'takes no uploads' "$WORK/put.out"
 	up_store_is_empty
 }
+
+@test "eight uploads of one path at once: each narinfo stored (200), the path whole; another NarHash is 409" {
+	local nar ni name i
+	nar=$(nar_url_of up-src "$DEP")
+	ni=$(narinfo_of up-src "$DEP")
+	name="$(hash_of "$DEP").narinfo"
+	# as eight nix copy of one closure send it: each its NAR, then its
+	# narinfo (they share the staged NAR, which the first commit takes)
+	local pids=()
+	for i in 1 2 3 4 5 6 7 8; do
+		(
+			a=$(curl -s -o /dev/null -w '%{http_code}' -u alice:s3cret-1 -T "$F/up-src/$nar" "$SERVE_URL/$nar")
+			b=$(curl -s -o "$WORK/reply$i" -w '%{http_code}' -u alice:s3cret-1 -T "$ni" "$SERVE_URL/$name")
+			echo "$a $b" > "$WORK/status$i"
+		) 3>&- &
+		pids+=($!)
+	done
+	# (not a bare wait: castore serve is a child too)
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in 1 2 3 4 5 6 7 8; do
+		[ "$(cat "$WORK/status$i")" = "200 200" ] ||
+			{ echo "upload $i: $(cat "$WORK/status$i"): $(cat "$WORK/reply$i")"; false; }
+	done
+	CASTORE_STORE="$UP_STORE" "$CASTORE" export "$DEP" | cmp - <(nix-store --dump "$DEP")
+	run env CASTORE_STORE="$UP_STORE" "$CASTORE" verify
+	[ "$status" -eq 0 ]
+	# the same path with another NarHash (a rebuild's): refused, the
+	# stored one kept (a server that takes unsigned narinfos, so that
+	# only the NarHash differs)
+	serve_stop
+	serve_start "$UP_STORE" "$WORK/serve2.log" --upload-credentials "$F/creds" --no-require-sigs
+	sed 's/^NarHash: sha256:.*/NarHash: sha256:0000000000000000000000000000000000000000000000000000/; /^Sig:/d' \
+		"$ni" > "$WORK/other.narinfo"
+	[ "$(put "$WORK/other.narinfo" "$name")" = 409 ]
+	grep -q "is stored already, with another NarHash" "$WORK/put.out"
+	CASTORE_STORE="$UP_STORE" "$CASTORE" export "$DEP" | cmp - <(nix-store --dump "$DEP")
+}

@@ -3,11 +3,15 @@
 #define CAS_NET_SERVE_INTERNAL_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
 #include "net/serve/request.h"
 #include "net/serve/server.h"
+
+/* narinfo commits at once (each a connection; more wait their turn) */
+#define SERVE_COMMITS_MAX 256
 
 struct cas_server {
 	struct cas_store *s;
@@ -15,6 +19,11 @@ struct cas_server {
 	struct MHD_Daemon *mhd;
 	int upload_fd; /* o.upload_dir, opened */
 	atomic_uint_fast64_t upload_seq;
+	/* the store paths whose narinfos are being committed (uploads.c) */
+	pthread_mutex_t commit_lock;
+	pthread_cond_t commit_done;
+	uint8_t committing[SERVE_COMMITS_MAX][CAS_STORE_PATH_DIGEST_SIZE];
+	size_t ncommitting;
 };
 
 /* One request's state (libmicrohttpd's con_cls). */

@@ -270,6 +270,8 @@ int cas_serve_start(struct cas_store *s, int fd, const struct cas_serve_opts *o,
 	srv->s = s;
 	srv->o = *o;
 	srv->upload_fd = -1;
+	pthread_mutex_init(&srv->commit_lock, NULL);
+	pthread_cond_init(&srv->commit_done, NULL);
 	if (o->ncredentials) {
 		if (mkdir(o->upload_dir, 0700) < 0 && errno != EEXIST) {
 			int e = -errno;
@@ -320,5 +322,7 @@ void cas_serve_stop(struct cas_server *srv)
 		serve_uploads_clear(srv, 0);
 		close(srv->upload_fd);
 	}
+	pthread_cond_destroy(&srv->commit_done);
+	pthread_mutex_destroy(&srv->commit_lock);
 	free(srv);
 }

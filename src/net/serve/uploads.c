@@ -198,6 +198,101 @@ static enum MHD_Result nar_done(struct MHD_Connection *c, struct req *rq)
 	return serve_reply(c, rq, MHD_HTTP_OK, "text/plain", "staged\n", 7);
 }
 
+/* Commits of one store path go one at a time: uploads of one path at once
+ * (eight nix copy of a closure) share its staged NAR, which the first to
+ * commit consumes; the others then find the path stored.  Commits of
+ * other paths run side by side. */
+static void commit_begin(struct cas_server *srv, const uint8_t *digest)
+{
+	pthread_mutex_lock(&srv->commit_lock);
+	for (;;) {
+		bool busy = srv->ncommitting == SERVE_COMMITS_MAX;
+
+		for (size_t k = 0; !busy && k < srv->ncommitting; k++)
+			busy = memcmp(srv->committing[k], digest,
+				      CAS_STORE_PATH_DIGEST_SIZE) == 0;
+		if (!busy)
+			break;
+		pthread_cond_wait(&srv->commit_done, &srv->commit_lock);
+	}
+	memcpy(srv->committing[srv->ncommitting++], digest,
+	       CAS_STORE_PATH_DIGEST_SIZE);
+	pthread_mutex_unlock(&srv->commit_lock);
+}
+
+static void commit_end(struct cas_server *srv, const uint8_t *digest)
+{
+	pthread_mutex_lock(&srv->commit_lock);
+	for (size_t k = 0; k < srv->ncommitting; k++) {
+		if (memcmp(srv->committing[k], digest,
+			   CAS_STORE_PATH_DIGEST_SIZE) == 0) {
+			memmove(srv->committing[k], srv->committing[k + 1],
+				(srv->ncommitting - k - 1) *
+					CAS_STORE_PATH_DIGEST_SIZE);
+			srv->ncommitting--;
+			break;
+		}
+	}
+	pthread_cond_broadcast(&srv->commit_done);
+	pthread_mutex_unlock(&srv->commit_lock);
+}
+
+/* A reference of ni not stored (409), checked under the writers' lock so
+ * that no collection takes it before the path is stored. */
+static unsigned references_stored(struct cas_server *srv,
+				  const struct cas_narinfo *ni,
+				  const char *path, char *why, size_t whylen)
+{
+	for (size_t k = 0; k < ni->info.nrefs; k++) {
+		const struct cas_store_path *ref = &ni->info.refs[k];
+		struct cas_path_info have = { .ca_kind = CAS_CA_NONE };
+		char rp[CAS_STORE_PATH_ABS_MAX + 1];
+		int r;
+
+		if (memcmp(ref->digest, ni->info.path.digest,
+			   CAS_STORE_PATH_DIGEST_SIZE) == 0)
+			continue;
+		r = cas_path_info_get_by_digest(srv->s->infos, ref->digest,
+						&have);
+		cas_path_info_release(&have);
+		if (r == 0)
+			continue;
+		cas_store_path_absolute(ref, rp);
+		snprintf(why, whylen,
+			 "%s: its reference %s is not in this cache (upload it "
+			 "first)",
+			 path, rp);
+		return MHD_HTTP_CONFLICT;
+	}
+	return MHD_HTTP_OK;
+}
+
+/* Import ni's staged NAR (under the writers' lock): the status. */
+static unsigned import_staged(struct cas_server *srv, struct cas_narinfo *ni,
+			      const char *path, char *why, size_t whylen)
+{
+	struct cas_subst_error err = { "" };
+	char base[4200];
+	const char *m;
+	size_t bl;
+	int r;
+
+	snprintf(base, sizeof(base), "file://%s", srv->o.upload_dir);
+	r = cas_substitute_nar(srv->s, base, ni, NULL, NULL, &err);
+	if (r == 0)
+		return MHD_HTTP_OK;
+	/* the message names the staged file: not for the client, who knows
+	 * it by its URL */
+	m = err.msg;
+	bl = strlen(base);
+	if (strncmp(m, base, bl) == 0 && m[bl] == '/')
+		m += bl + 1;
+	snprintf(why, whylen, "%s: %s", path, m);
+	return r == -EBADMSG ? MHD_HTTP_BAD_REQUEST
+	       : r == -ENOSPC ? MHD_HTTP_INSUFFICIENT_STORAGE
+			      : MHD_HTTP_INTERNAL_SERVER_ERROR;
+}
+
 /* The narinfo's checks, then the import.  Returns the status; why gets
  * the message for a failure. */
 static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
@@ -206,11 +301,10 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 	struct cas_narinfo ni;
 	struct cas_path_info have = { .ca_kind = CAS_CA_NONE };
 	struct cas_target nar;
-	struct cas_subst_error err = { "" };
 	struct cas_store_lock lk = { .fd = -1 };
-	char base[4200], path[CAS_STORE_PATH_ABS_MAX + 1], rel[300];
+	char path[CAS_STORE_PATH_ABS_MAX + 1], rel[300];
 	unsigned status = MHD_HTTP_OK;
-	bool staged = false;
+	bool staged = false, committing = false;
 	struct stat st;
 	int r;
 
@@ -230,17 +324,17 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 		goto out;
 	}
 	snprintf(rel, sizeof(rel), "/%s", ni.url);
-	if (cas_target_parse(rel, &nar) < 0 || nar.route != CAS_ROUTE_NAR ||
-	    fstatat(srv->upload_fd, rel + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "%s: its NAR %s was not uploaded", path,
+	if (cas_target_parse(rel, &nar) < 0 || nar.route != CAS_ROUTE_NAR) {
+		snprintf(why, whylen, "%s: its URL %s names no NAR", path,
 			 ni.url);
 		status = MHD_HTTP_BAD_REQUEST;
 		goto out;
 	}
-	/* from here on the staged NAR goes, whatever the outcome: a client
-	 * that fixes its narinfo sends the NAR again, as nix copy does */
-	staged = true;
+	/* a staged NAR it names goes, whatever the outcome: a client that
+	 * fixes its narinfo sends the NAR again, as nix copy does */
+	staged = fstatat(srv->upload_fd, rel + 1, &st, AT_SYMLINK_NOFOLLOW) ==
+			 0 &&
+		 S_ISREG(st.st_mode);
 	if (srv->o.require_sigs &&
 	    !cas_path_info_signed_by(&ni.info, srv->o.trusted, srv->o.ntrusted)) {
 		snprintf(why, whylen, "%s: no valid signature by a trusted key",
@@ -248,27 +342,10 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 		status = MHD_HTTP_FORBIDDEN;
 		goto out;
 	}
-	for (size_t k = 0; k < ni.info.nrefs; k++) {
-		const struct cas_store_path *ref = &ni.info.refs[k];
-
-		if (memcmp(ref->digest, ni.info.path.digest,
-			   CAS_STORE_PATH_DIGEST_SIZE) == 0)
-			continue;
-		r = cas_path_info_get_by_digest(srv->s->infos, ref->digest,
-						&have);
-		cas_path_info_release(&have);
-		if (r < 0) {
-			char rp[CAS_STORE_PATH_ABS_MAX + 1];
-
-			cas_store_path_absolute(ref, rp);
-			snprintf(why, whylen,
-				 "%s: its reference %s is not in this cache "
-				 "(upload it first)",
-				 path, rp);
-			status = MHD_HTTP_CONFLICT;
-			goto out;
-		}
-	}
+	commit_begin(srv, ni.info.path.digest);
+	committing = true;
+	/* references, the path and its import under the lock: no collection
+	 * runs between the checks and the root */
 	r = cas_store_lock(srv->s, false, true, &lk);
 	if (r < 0) {
 		snprintf(why, whylen, "taking the store's lock: %s",
@@ -278,24 +355,26 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 	}
 	r = cas_path_info_get_by_digest(srv->s->infos, ni.info.path.digest,
 					&have);
-	cas_path_info_release(&have);
-	if (r == -ENOENT) {
-		snprintf(base, sizeof(base), "file://%s", srv->o.upload_dir);
-		r = cas_substitute_nar(srv->s, base, &ni, NULL, NULL, &err);
-		if (r < 0) {
-			/* the message names the staged file: not for the
-			 * client, who knows it by its URL */
-			const char *m = err.msg;
-			size_t bl = strlen(base);
-
-			if (strncmp(m, base, bl) == 0 && m[bl] == '/')
-				m += bl + 1;
-			snprintf(why, whylen, "%s: %s", path, m);
-			status = r == -EBADMSG ? MHD_HTTP_BAD_REQUEST
-			       : r == -ENOSPC	? MHD_HTTP_INSUFFICIENT_STORAGE
-						: MHD_HTTP_INTERNAL_SERVER_ERROR;
-		}
+	if (r == 0 && (have.nar_size != ni.info.nar_size ||
+		       memcmp(have.nar_sha256.bytes, ni.info.nar_sha256.bytes,
+			      sizeof(have.nar_sha256.bytes)) != 0)) {
+		snprintf(why, whylen,
+			 "%s is stored already, with another NarHash", path);
+		status = MHD_HTTP_CONFLICT;
+	} else if (r == 0) {
+		/* stored (by another upload of it, say): nothing to import */
+	} else if (r != -ENOENT) {
+		snprintf(why, whylen, "%s: %s", path, strerror(-r));
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	} else if (!staged) {
+		snprintf(why, whylen, "%s: its NAR %s was not uploaded", path,
+			 ni.url);
+		status = MHD_HTTP_BAD_REQUEST;
+	} else if ((status = references_stored(srv, &ni, path, why,
+					       whylen)) == MHD_HTTP_OK) {
+		status = import_staged(srv, &ni, path, why, whylen);
 	}
+	cas_path_info_release(&have);
 	if (status == MHD_HTTP_OK) {
 		r = cas_store_set_root(srv->s, &ni.info.path, true);
 		if (r < 0 && r != -ENOTSUP) {
@@ -308,6 +387,8 @@ static unsigned narinfo_commit(struct req *rq, char *why, size_t whylen)
 out:
 	if (staged)
 		(void)unlinkat(srv->upload_fd, rel + 1, 0);
+	if (committing)
+		commit_end(srv, ni.info.path.digest);
 	cas_narinfo_release(&ni);
 	return status;
 }
