@@ -38,12 +38,19 @@
  * protocol, a set-up request that failed; stderr says what), 2 on a
  * usage error.
  *
+ * Most scenarios are hostile as a guest, after the set-up above; some
+ * are hostile as QEMU (own_setup in the table): their set-up is theirs,
+ * and where the back end may refuse a vhost-user message, a GET_FEATURES
+ * after it (a barrier: messages are handled in order) tells whether it
+ * took it: "KEY ok", "KEY closed" (it hung up) or "KEY timeout".
+ *
  * Adding a scenario: a function taking the connection and its arguments,
  * and a line in the scenarios[] table.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -200,6 +208,8 @@ struct fe {
 	uint64_t features, protocol;
 	struct fe_queue q[NQUEUES];
 	unsigned next_slot;
+	uint32_t reply_len;    /* of each request's reply buffer */
+	int held_fd;           /* a scenario's fd, kept to the end (or -1) */
 	uint64_t unique;
 	bool sync;
 	bool gone;             /* the daemon hung up */
@@ -264,9 +274,10 @@ static int read_full(int fd, void *buf, size_t len, int64_t deadline)
 }
 
 /* One front-end message, with fd (or -1) as its ancillary data: the back
- * end takes the fds with the header. */
-static int vu_send(struct fe *fe, uint32_t request, const void *payload,
-		   uint32_t size, int fd)
+ * end takes the fds with the header.  0 or -errno (-EPIPE, -ECONNRESET:
+ * the back end hung up; -EIO: it went out short). */
+static int vu_sendmsg(struct fe *fe, uint32_t request, const void *payload,
+		      uint32_t size, int fd)
 {
 	struct vu_hdr h = { request, VU_VERSION, size };
 	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)payload, size } };
@@ -293,11 +304,30 @@ static int vu_send(struct fe *fe, uint32_t request, const void *payload,
 		n = sendmsg(fe->sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return fail(fe, "cannot send a vhost-user message", -errno);
+		return -errno;
 	/* a unix stream socket takes a message this small whole */
-	if ((size_t)n != sizeof(h) + size)
-		return fail(fe, "a vhost-user message went out short", -EIO);
+	return (size_t)n == sizeof(h) + size ? 0 : -EIO;
+}
+
+static int vu_send(struct fe *fe, uint32_t request, const void *payload,
+		   uint32_t size, int fd)
+{
+	int r = vu_sendmsg(fe, request, payload, size, fd);
+
+	if (r == -EIO)
+		return fail(fe, "a vhost-user message went out short", r);
+	if (r < 0)
+		return fail(fe, "cannot send a vhost-user message", r);
 	return 0;
+}
+
+/* Whether h is the reply to request: of this version, flagged a reply,
+ * with exactly 8 bytes (a u64) after it. */
+static bool u64_reply_ok(const struct vu_hdr *h, uint32_t request)
+{
+	return h->request == request &&
+	       (h->flags & VU_VERSION_MASK) == VU_VERSION &&
+	       (h->flags & VU_FLAG_REPLY) && h->size == sizeof(uint64_t);
 }
 
 /* A GET_* message and its u64 reply, which must say it is the reply to
@@ -315,8 +345,7 @@ static int vu_get_u64(struct fe *fe, uint32_t request, uint64_t *ret)
 	r = read_full(fe->sock, &h, sizeof(h), deadline);
 	if (r < 0)
 		return fail(fe, "no reply to a vhost-user GET message", r);
-	if (h.request != request || (h.flags & VU_VERSION_MASK) != VU_VERSION ||
-	    !(h.flags & VU_FLAG_REPLY) || h.size != sizeof(v))
+	if (!u64_reply_ok(&h, request))
 		return fail(fe, "a vhost-user reply of the wrong request, "
 				"version, flags or size", -EPROTO);
 	r = read_full(fe->sock, &v, sizeof(v), deadline);
@@ -423,13 +452,11 @@ static int setup_queue(struct fe *fe, struct fe_queue *q)
 	return r;
 }
 
-static int handshake(struct fe *fe)
+/* The set-up up to the memory table: features, protocol features, the
+ * queue number, owner (QEMU's order). */
+static int negotiate(struct fe *fe)
 {
-	struct vu_mem_table t = {
-		.nregions = 1,
-		.r = { { GPA_BASE, MEM_SIZE, uaddr_of(fe->mem), 0 } },
-	};
-	uint64_t offered, queues, barrier;
+	uint64_t offered, queues;
 	int r;
 
 	r = vu_get_u64(fe, VU_GET_FEATURES, &offered);
@@ -458,16 +485,94 @@ static int handshake(struct fe *fe)
 	r = vu_send(fe, VU_SET_OWNER, NULL, 0, -1);
 	if (r == 0)
 		r = vu_set_u64(fe, VU_SET_FEATURES, fe->features, -1);
-	if (r == 0)
-		r = vu_send(fe, VU_SET_MEM_TABLE, &t, sizeof(t), fe->memfd);
+	return r;
+}
+
+/* SET_MEM_TABLE: the memfd as one region of size bytes at GPA_BASE,
+ * mapped from offset in it (MEM_SIZE and 0 are the truth). */
+static int send_mem_table(struct fe *fe, uint64_t size, uint64_t offset)
+{
+	struct vu_mem_table t = {
+		.nregions = 1,
+		.r = { { GPA_BASE, size, uaddr_of(fe->mem), offset } },
+	};
+
+	return vu_send(fe, VU_SET_MEM_TABLE, &t, sizeof(t), fe->memfd);
+}
+
+static int setup_queues(struct fe *fe)
+{
+	int r = 0;
+
 	for (unsigned i = 0; i < NQUEUES && r == 0; i++)
 		r = setup_queue(fe, &fe->q[i]);
-	if (r < 0)
+	return r;
+}
+
+/*
+ * GET_FEATURES as a barrier: messages are handled in order and SET_*
+ * ones have no reply, so its reply says the back end took all sent
+ * before it (one that refused any has hung up by now).  0, -EPIPE (the
+ * back end hung up), -ETIMEDOUT, or another -errno: it cannot go on.
+ */
+static int barrier(struct fe *fe)
+{
+	int64_t deadline = now_ms() + TIMEOUT_MS;
+	struct vu_hdr h;
+	uint64_t v;
+	int r;
+
+	r = vu_sendmsg(fe, VU_GET_FEATURES, NULL, 0, -1);
+	if (r == -ECONNRESET)
+		r = -EPIPE;
+	if (r == 0)
+		r = read_full(fe->sock, &h, sizeof(h), deadline);
+	if (r == 0 && !u64_reply_ok(&h, VU_GET_FEATURES))
+		return fail(fe, "a vhost-user reply of the wrong request, "
+				"version, flags or size", -EPROTO);
+	if (r == 0)
+		r = read_full(fe->sock, &v, sizeof(v), deadline);
+	if (r == -EPIPE)
+		fe->gone = true;
+	if (r < 0 && r != -EPIPE && r != -ETIMEDOUT)
+		return fail(fe, "the barrier failed", r);
+	return r;
+}
+
+static int handshake(struct fe *fe)
+{
+	int r = negotiate(fe);
+
+	if (r == 0)
+		r = send_mem_table(fe, MEM_SIZE, 0);
+	if (r == 0)
+		r = setup_queues(fe);
+	if (r == 0)
+		r = barrier(fe);
+	if (r == -EPIPE || r == -ETIMEDOUT)
+		return fail(fe, "the back end did not take the set-up", r);
+	return r;
+}
+
+/*
+ * What a hostile step did: r is what sending it returned, and a barrier
+ * follows.  "KEY ok" (the back end took it and still answers), "KEY
+ * closed" (it hung up) or "KEY timeout".  1 if it took it, 0 if not (the
+ * scenario ends there), or -errno: it cannot run.
+ */
+static int step_report(struct fe *fe, const char *key, int r)
+{
+	if (r == -ECONNRESET)
+		r = -EPIPE;
+	if (r == 0)
+		r = barrier(fe);
+	if (r == -EPIPE)
+		fe->gone = true;
+	if (r < 0 && r != -EPIPE && r != -ETIMEDOUT)
 		return r;
-	/* messages are handled in order and SET_* ones have no reply: a
-	 * reply to this one says all of the above was taken (a back end
-	 * that refused any of it has hung up by now) */
-	return vu_get_u64(fe, VU_GET_FEATURES, &barrier);
+	printf("%s %s\n", key,
+	       r == 0 ? "ok" : r == -EPIPE ? "closed" : "timeout");
+	return r == 0;
 }
 
 /* Whether the daemon hung up, once the socket polled readable: it never
@@ -542,6 +647,46 @@ static int64_t wait_used(struct fe *fe, struct fe_queue *q, uint16_t head)
 	}
 }
 
+static uint8_t *slot_req(const struct fe *fe, unsigned slot)
+{
+	return fe->mem + SLOTS_OFF + (size_t)slot * SLOT_SIZE;
+}
+
+/*
+ * Post one chain on the request queue: a device-readable buffer of
+ * req_len bytes at guest-physical address req_gpa, then slot's reply
+ * buffer (fe->reply_len bytes, device-writable); kick, and wait for it
+ * to come back: its used length, -ETIMEDOUT or -EPIPE (the daemon hung
+ * up: every later chain fails so).
+ */
+static int64_t post_chain(struct fe *fe, unsigned slot, uint64_t req_gpa,
+			  uint32_t req_len)
+{
+	struct fe_queue *q = &fe->q[REQ_QUEUE];
+	uint16_t head = (uint16_t)(2 * slot);
+	uint64_t rep_gpa = gpa_of(fe, slot_req(fe, slot) + REQ_MAX);
+	int64_t len;
+
+	if (fe->gone)
+		return -EPIPE;
+	q->desc[head] = (struct vdesc){ req_gpa, req_len, VDESC_F_NEXT,
+					(uint16_t)(head + 1) };
+	q->desc[head + 1] = (struct vdesc){ rep_gpa, fe->reply_len,
+					    VDESC_F_WRITE, 0 };
+	q->avail[2 + q->next_avail % QUEUE_SIZE] = head;
+	q->next_avail++;
+	/* the entry and its chain before the index that publishes them */
+	__atomic_store_n(&q->avail[1], q->next_avail, __ATOMIC_RELEASE);
+	if (eventfd_write(q->kick, 1) < 0)
+		return -errno;
+	len = fe->timeouts >= STUCK_AFTER ? -ETIMEDOUT : wait_used(fe, q, head);
+	if (len == -ETIMEDOUT)
+		fe->timeouts++;
+	else if (len >= 0)
+		fe->timeouts = 0;
+	return len;
+}
+
 /*
  * Send one FUSE request on the request queue: the in-header, arg, then
  * name with its NUL (name may be NULL).  0 with the reply in *ret, or
@@ -553,12 +698,10 @@ static int fuse_call(struct fe *fe, uint32_t opcode, uint64_t nodeid,
 		     const void *arg, size_t arglen, const char *name,
 		     struct reply *ret)
 {
-	struct fe_queue *q = &fe->q[REQ_QUEUE];
 	unsigned slot = fe->next_slot++ % NSLOTS;
-	uint8_t *req = fe->mem + SLOTS_OFF + (size_t)slot * SLOT_SIZE;
+	uint8_t *req = slot_req(fe, slot);
 	uint8_t *rep = req + REQ_MAX;
 	size_t namelen = name ? strlen(name) + 1 : 0;
-	uint16_t head = (uint16_t)(2 * slot);
 	struct fuse_abi_in_header in = {
 		.opcode = opcode,
 		.unique = ++fe->unique,
@@ -581,25 +724,12 @@ static int fuse_call(struct fe *fe, uint32_t opcode, uint64_t nodeid,
 		memcpy(req + sizeof(in) + arglen, name, namelen);
 	/* no stale reply is taken for this one's */
 	memset(rep, 0, sizeof(out));
-	q->desc[head] = (struct vdesc){ gpa_of(fe, req), in.len, VDESC_F_NEXT,
-					(uint16_t)(head + 1) };
-	q->desc[head + 1] =
-		(struct vdesc){ gpa_of(fe, rep), REPLY_MAX, VDESC_F_WRITE, 0 };
-	q->avail[2 + q->next_avail % QUEUE_SIZE] = head;
-	q->next_avail++;
-	/* the entry and its chain before the index that publishes them */
-	__atomic_store_n(&q->avail[1], q->next_avail, __ATOMIC_RELEASE);
-	if (eventfd_write(q->kick, 1) < 0)
-		return -errno;
-	len = fe->timeouts >= STUCK_AFTER ? -ETIMEDOUT : wait_used(fe, q, head);
-	if (len == -ETIMEDOUT)
-		fe->timeouts++;
+	len = post_chain(fe, slot, gpa_of(fe, req), in.len);
 	if (len < 0)
 		return (int)len;
-	fe->timeouts = 0;
 	memcpy(&out, rep, sizeof(out));
-	if (len < (int64_t)sizeof(out) || len > REPLY_MAX || out.len != len ||
-	    out.unique != in.unique)
+	if (len < (int64_t)sizeof(out) || len > fe->reply_len ||
+	    out.len != len || out.unique != in.unique)
 		return -EBADMSG;
 	*ret = (struct reply){ out.error, (uint32_t)len - sizeof(out),
 			       rep + sizeof(out) };
@@ -662,9 +792,9 @@ static int do_open(struct fe *fe, uint64_t nodeid, struct reply *ret)
 }
 
 static int do_read(struct fe *fe, uint32_t opcode, uint64_t nodeid,
-		   uint64_t fh, struct reply *ret)
+		   uint64_t fh, uint32_t size, struct reply *ret)
 {
-	struct fuse_read_in a = { .fh = fh, .size = READ_SIZE };
+	struct fuse_read_in a = { .fh = fh, .size = size };
 
 	return fuse_call(fe, opcode, nodeid, &a, sizeof(a), NULL, ret);
 }
@@ -799,7 +929,7 @@ static void read_report(struct fe *fe, const char *prefix, uint64_t nodeid,
 {
 	char key[64];
 	struct reply rep;
-	int r = do_read(fe, FUSE_ABI_READ, nodeid, fh, &rep);
+	int r = do_read(fe, FUSE_ABI_READ, nodeid, fh, READ_SIZE, &rep);
 	bool data = r == 0 && rep.error == 0;
 
 	snprintf(key, sizeof(key), "%s_error", prefix);
@@ -892,7 +1022,7 @@ static int scenario_forged_fh(struct fe *fe, char **argv)
 	release_report(fe, "release_error", FUSE_ABI_RELEASE, nodeid, fh);
 	release_report(fe, "releasedir_error", FUSE_ABI_RELEASEDIR,
 		       ROOT_NODEID, fh);
-	r = do_read(fe, FUSE_ABI_READDIR, ROOT_NODEID, fh, &rep);
+	r = do_read(fe, FUSE_ABI_READDIR, ROOT_NODEID, fh, READ_SIZE, &rep);
 	print_error("readdir_error", r, &rep);
 	printf("readdir_bytes %" PRIu32 "\n",
 	       r == 0 && rep.error == 0 ? rep.len : 0);
@@ -940,13 +1070,310 @@ static int scenario_fds_of_daemon(struct fe *fe, char **argv)
 		char buf[16];
 		struct reply rep;
 
-		r = do_read(fe, FUSE_ABI_READ, nodeid, fh, &rep);
+		r = do_read(fe, FUSE_ABI_READ, nodeid, fh, READ_SIZE, &rep);
 		printf("read_fh_%" PRIu64 " %s %" PRIu32 "\n", fh,
 		       error_str(r, &rep, buf, sizeof(buf)),
 		       r == 0 && rep.error == 0 ? rep.len : 0);
 	}
 	alive_report(fe);
 	return 0;
+}
+
+/*
+ * A memory table whose one region does not lie within the memfd that
+ * holds it (MEM_SIZE bytes): region-too-big declares twice its size,
+ * region-offset maps it from offset 2^46.  "mem_table" says whether the
+ * back end took it.  If it did, the queues are set up ("queues"), then
+ * come an INIT ("init_error") and a chain whose request lies past the
+ * memfd's end, inside the declared region ("beyond_used": the length
+ * it came back with): a back end that mapped the region as declared
+ * touches pages with no file behind them (SIGBUS) there or at once.
+ */
+static int region_scenario(struct fe *fe, uint64_t size, uint64_t offset)
+{
+	unsigned slot;
+	struct reply rep;
+	int64_t len;
+	int r;
+
+	r = negotiate(fe);
+	if (r == 0)
+		r = pause_here(fe);
+	if (r < 0)
+		return r;
+	r = step_report(fe, "mem_table", send_mem_table(fe, size, offset));
+	if (r > 0)
+		r = step_report(fe, "queues", setup_queues(fe));
+	if (r <= 0)
+		return r;
+	r = do_init(fe, &rep);
+	print_error("init_error", r, &rep);
+	slot = fe->next_slot++ % NSLOTS;
+	len = post_chain(fe, slot, GPA_BASE + MEM_SIZE,
+			 sizeof(struct fuse_abi_in_header) +
+				 sizeof(struct fuse_abi_init_in));
+	if (len >= 0)
+		printf("beyond_used %" PRId64 "\n", len);
+	else
+		printf("beyond_used %s\n", len == -ETIMEDOUT ? "timeout"
+					   : len == -EPIPE   ? "closed"
+							     : "error");
+	return 0;
+}
+
+static int scenario_region_too_big(struct fe *fe, char **argv)
+{
+	(void)argv;
+	return region_scenario(fe, 2 * (uint64_t)MEM_SIZE, 0);
+}
+
+static int scenario_region_offset(struct fe *fe, char **argv)
+{
+	(void)argv;
+	return region_scenario(fe, MEM_SIZE, UINT64_C(1) << 46);
+}
+
+/* Fill a pipe through its write end fd, which is left blocking: the
+ * bytes it took in *ret, or -errno. */
+static int fill_pipe(int fd, size_t *ret)
+{
+	static const char block[4096];
+	int flags = fcntl(fd, F_GETFL);
+	size_t total = 0;
+	ssize_t n;
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	for (;;) {
+		n = write(fd, block, sizeof(block));
+		if (n > 0)
+			total += (size_t)n;
+		else if (n < 0 && errno == EAGAIN)
+			break;
+		else if (n == 0 || errno != EINTR)
+			return n < 0 ? -errno : -EIO;
+	}
+	if (fcntl(fd, F_SETFL, flags) < 0)
+		return -errno;
+	*ret = total;
+	return 0;
+}
+
+/*
+ * SET_VRING_CALL of the request queue with a pipe's write end in place
+ * of an eventfd, once a session runs: "reader-closed", its read end
+ * closed (a write to it is SIGPIPE, or EPIPE), or "full", its read end
+ * kept and never read (a blocking write waits for ever).  "set_call"
+ * says whether the back end took it; if it did, a GETATTR makes it
+ * signal the call fd ("alive": answered, found on the used ring after
+ * TIMEOUT_MS, as no signal comes to our eventfd).
+ */
+static int scenario_call_pipe(struct fe *fe, char **argv)
+{
+	uint64_t index = REQ_QUEUE;
+	int p[2], r;
+
+	r = init_session(fe);
+	if (r == 0)
+		r = pause_here(fe);
+	if (r < 0)
+		return r;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return fail(fe, "cannot make a pipe", -errno);
+	if (strcmp(argv[0], "full") == 0) {
+		size_t n = 0;
+
+		/* the reader stays to the end, reading nothing */
+		fe->held_fd = p[0];
+		r = fill_pipe(p[1], &n);
+		if (r < 0) {
+			close(p[1]);
+			return fail(fe, "cannot fill the pipe", r);
+		}
+		printf("pipe_bytes %zu\n", n);
+	} else {
+		close(p[0]);
+	}
+	r = vu_sendmsg(fe, VU_SET_VRING_CALL, &index, sizeof(index), p[1]);
+	close(p[1]);
+	r = step_report(fe, "set_call", r);
+	if (r <= 0)
+		return r;
+	alive_report(fe);
+	return 0;
+}
+
+static bool check_call_pipe(char **argv)
+{
+	return strcmp(argv[0], "reader-closed") == 0 ||
+	       strcmp(argv[0], "full") == 0;
+}
+
+/*
+ * SET_VRING_KICK of the request queue with /dev/zero, once a session
+ * runs: always readable, never empty (a back end that polls it and
+ * reads it spins).  "set_kick" says whether the back end took it; if it
+ * did, "alive" (a GETATTR, kicked through our eventfd, which it no
+ * longer watches).
+ */
+static int scenario_kick_devzero(struct fe *fe, char **argv)
+{
+	uint64_t index = REQ_QUEUE;
+	int fd, r;
+
+	(void)argv;
+	r = init_session(fe);
+	if (r == 0)
+		r = pause_here(fe);
+	if (r < 0)
+		return r;
+	fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(fe, "cannot open /dev/zero", -errno);
+	r = vu_sendmsg(fe, VU_SET_VRING_KICK, &index, sizeof(index), fd);
+	close(fd);
+	r = step_report(fe, "set_kick", r);
+	if (r <= 0)
+		return r;
+	alive_report(fe);
+	return 0;
+}
+
+/* The entries of a READDIR reply (struct fuse_dirent: ino, off, namelen,
+ * type, the name, padded to 8 bytes): their number, or -1 if one is
+ * nameless or runs past the end. */
+#define DIRENT_HDR 24
+static int count_dirents(const struct reply *rep)
+{
+	size_t at = 0;
+	int n = 0;
+
+	while (at < rep->len) {
+		uint32_t namelen;
+		size_t rec;
+
+		if (rep->len - at < DIRENT_HDR)
+			return -1;
+		memcpy(&namelen, rep->body + at + 16, sizeof(namelen));
+		rec = (DIRENT_HDR + (size_t)namelen + 7) & ~(size_t)7;
+		if (namelen == 0 || rec > rep->len - at)
+			return -1;
+		at += rec;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * OPENDIR of the root (the daemon runs with --list-root), then a READDIR
+ * that asks for 4 GiB - 1 bytes into a 64 KiB buffer: "readdir_error",
+ * "readdir_bytes", "readdir_entries" (a number, or "bad"); then
+ * RELEASEDIR and "alive".
+ */
+#define HUGE_READDIR UINT32_C(0xffffffff)
+#define READDIR_BUF (64 * 1024)
+_Static_assert(READDIR_BUF <= REPLY_MAX, "the buffer fits a slot");
+static int scenario_readdir_huge(struct fe *fe, char **argv)
+{
+	struct fuse_open_in a = { .flags = O_RDONLY | O_DIRECTORY };
+	struct fuse_abi_open_out o;
+	struct reply rep;
+	bool listed;
+	int r;
+
+	(void)argv;
+	r = init_session(fe);
+	if (r < 0)
+		return r;
+	r = fuse_call(fe, FUSE_ABI_OPENDIR, ROOT_NODEID, &a, sizeof(a), NULL,
+		      &rep);
+	print_error("opendir_error", r, &rep);
+	if (r < 0 || rep.error != 0 || rep.len < sizeof(o))
+		return fail(fe, "OPENDIR of the root failed", -EPROTO);
+	memcpy(&o, rep.body, sizeof(o));
+	printf("dir_fh 0x%" PRIx64 "\n", o.fh);
+	r = pause_here(fe);
+	if (r < 0)
+		return r;
+	fe->reply_len = READDIR_BUF;
+	r = do_read(fe, FUSE_ABI_READDIR, ROOT_NODEID, o.fh, HUGE_READDIR, &rep);
+	fe->reply_len = REPLY_MAX;
+	listed = r == 0 && rep.error == 0;
+	print_error("readdir_error", r, &rep);
+	printf("readdir_bytes %" PRIu32 "\n", listed ? rep.len : 0);
+	if (listed && count_dirents(&rep) < 0)
+		printf("readdir_entries bad\n");
+	else
+		printf("readdir_entries %d\n", listed ? count_dirents(&rep) : 0);
+	release_report(fe, "releasedir_error", FUSE_ABI_RELEASEDIR,
+		       ROOT_NODEID, o.fh);
+	alive_report(fe);
+	return 0;
+}
+
+/* Whether the back end has taken every byte we sent (none left unread
+ * on the socket: SIOCOUTQ), waited for up to TIMEOUT_MS: 1 or 0.  For
+ * the report only: a back end may leave part of a message unread. */
+static int all_taken(struct fe *fe)
+{
+	int64_t deadline = now_ms() + TIMEOUT_MS;
+
+	for (;;) {
+		int unread;
+
+		if (ioctl(fe->sock, SIOCOUTQ, &unread) < 0)
+			return 0;
+		if (unread == 0)
+			return 1;
+		if (now_ms() >= deadline)
+			return 0;
+		(void)poll(NULL, 0, 10);
+	}
+}
+
+/*
+ * Part of a message, then nothing, the connection kept (--sync holds
+ * it): a back end that waits for the rest without watching for its stop
+ * cannot be stopped.  "sent_bytes", and "taken" (all_taken()).
+ */
+static int stall(struct fe *fe, const void *part, size_t len)
+{
+	ssize_t n;
+	int r;
+
+	r = init_session(fe);
+	if (r == 0)
+		r = pause_here(fe);
+	if (r < 0)
+		return r;
+	do
+		n = send(fe->sock, part, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 || (size_t)n != len)
+		return fail(fe, "cannot send part of a message",
+			    n < 0 ? -errno : -EIO);
+	printf("sent_bytes %zu\n", len);
+	printf("taken %d\n", all_taken(fe));
+	return 0;
+}
+
+/* 5 of a GET_FEATURES header's 12 bytes */
+#define STALLED_HEADER_BYTES 5
+static int scenario_stalled_header(struct fe *fe, char **argv)
+{
+	struct vu_hdr h = { VU_GET_FEATURES, VU_VERSION, 0 };
+
+	(void)argv;
+	return stall(fe, &h, STALLED_HEADER_BYTES);
+}
+
+/* a SET_FEATURES header, which promises 8 bytes, and none of them */
+static int scenario_stalled_payload(struct fe *fe, char **argv)
+{
+	struct vu_hdr h = { VU_SET_FEATURES, VU_VERSION, sizeof(uint64_t) };
+
+	(void)argv;
+	return stall(fe, &h, sizeof(h));
 }
 
 struct scenario {
@@ -957,6 +1384,9 @@ struct scenario {
 	/* whether the arguments are usable (NULL: any are), asked before
 	 * connecting: a bad one is a usage error */
 	bool (*check)(char **argv);
+	/* the scenario makes the vhost-user set-up itself (its hostile
+	 * part is in it) */
+	bool own_setup;
 };
 
 static const struct scenario scenarios[] = {
@@ -969,6 +1399,18 @@ static const struct scenario scenarios[] = {
 	  .run = scenario_double_release },
 	{ .name = "fds-of-daemon", .args = "NAME", .nargs = 1,
 	  .run = scenario_fds_of_daemon },
+	{ .name = "region-too-big", .args = "", .run = scenario_region_too_big,
+	  .own_setup = true },
+	{ .name = "region-offset", .args = "", .run = scenario_region_offset,
+	  .own_setup = true },
+	{ .name = "call-pipe", .args = "reader-closed|full", .nargs = 1,
+	  .run = scenario_call_pipe, .check = check_call_pipe },
+	{ .name = "kick-devzero", .args = "", .run = scenario_kick_devzero },
+	{ .name = "readdir-huge", .args = "", .run = scenario_readdir_huge },
+	{ .name = "stalled-header", .args = "",
+	  .run = scenario_stalled_header },
+	{ .name = "stalled-payload", .args = "",
+	  .run = scenario_stalled_payload },
 };
 
 static int usage(void)
@@ -983,7 +1425,8 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	struct fe fe = { .sock = -1, .memfd = -1 };
+	struct fe fe = { .sock = -1, .memfd = -1, .reply_len = REPLY_MAX,
+			 .held_fd = -1 };
 	const struct scenario *s = NULL;
 	int a = 1, r;
 
@@ -1007,7 +1450,7 @@ int main(int argc, char **argv)
 	r = connect_to(&fe, argv[a]);
 	if (r == 0)
 		r = make_memory(&fe);
-	if (r == 0)
+	if (r == 0 && !s->own_setup)
 		r = handshake(&fe);
 	if (r == 0)
 		r = s->run(&fe, argv + a + 2);
@@ -1028,6 +1471,8 @@ int main(int argc, char **argv)
 		munmap(fe.mem, MEM_SIZE);
 	if (fe.memfd >= 0)
 		close(fe.memfd);
+	if (fe.held_fd >= 0)
+		close(fe.held_fd);
 	if (fe.sock >= 0)
 		close(fe.sock);
 	if (r < 0) {
