@@ -70,6 +70,20 @@ bool fs_request_may_block(struct fs *fs, uint32_t opcode, uint64_t nodeid)
 	}
 }
 
+/* A handle holding *d (fs/handles.h), or the reply that says why there is
+ * none (the path's open count given back): 0 with *ret_fh, or -errno. */
+static int handle_or_reply(fuse_req_t req, struct fs *fs,
+			   const struct fs_handle_data *d, uint64_t *ret_fh)
+{
+	int r = fs_handle_new(&fs->handles, d, ret_fh);
+
+	if (r < 0) {
+		fs_paths_open(fs, d->slot, -1);
+		fs_reply_err(req, r);
+	}
+	return r;
+}
+
 /* Open a file inode and reply: passthrough where the transport and the
  * kernel allow it, else an fd the reads splice from.  Either way fi->fh
  * is a handle of the table (fs/handles.h), never the fd itself. */
@@ -89,12 +103,8 @@ static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
 	/* passed through: reads go from the kernel to the blob file, not
 	 * through us; an inode with a backing file needs no open and no
 	 * check.  The handle exists before the reply that names it. */
-	r = fs_handle_new(&fs->handles, &d, &fh);
-	if (r < 0) {
-		fs_paths_open(fs, slot, -1);
-		fs_reply_err(req, r);
+	if (handle_or_reply(req, fs, &d, &fh) < 0)
 		return;
-	}
 	fi->fh = fh;
 	fi->noflush = 1;
 	r = -EOPNOTSUPP;
@@ -126,12 +136,8 @@ static void open_file(fuse_req_t req, struct fs *fs, struct fs_inode *i,
 	}
 	/* reads come from fd, which the table owns from here on */
 	d.fd = fd;
-	r = fs_handle_new(&fs->handles, &d, &fh);
-	if (r < 0) {
-		fs_paths_open(fs, slot, -1);
-		fs_reply_err(req, r);
+	if (handle_or_reply(req, fs, &d, &fh) < 0)
 		return;
-	}
 	fi->fh = fh;
 	fi->keep_cache = 1; /* content never changes */
 	fi->noflush = 1;
